@@ -1,0 +1,46 @@
+"""jaxgeci: differentiable, GPU-ready JAX models of calcium-indicator (GECI) fluorescence and
+two-photon imaging, reproducing Cleo's ``cleo.imaging`` (cleosim 0.20).
+
+Units are SI floats everywhere: s, m, 1/s, and M (mol/L) for concentrations.
+"""
+
+from . import indicators as indicators
+from ._binding import (
+    CalBindingActivationModel as CalBindingActivationModel,
+    DoubExpCalBindingActivation as DoubExpCalBindingActivation,
+    NullBindingActivation as NullBindingActivation,
+)
+from ._calcium import (
+    CalciumModel as CalciumModel,
+    DynamicCalcium as DynamicCalcium,
+    PreexistingCalcium as PreexistingCalcium,
+)
+from ._excitation import (
+    ExcitationModel as ExcitationModel,
+    LightExcitation as LightExcitation,
+    NullExcitation as NullExcitation,
+)
+from ._fluorescence import hill as hill
+from ._geci import GECI as GECI, GECIState as GECIState, dc_gain as dc_gain, geci as geci, naomi_to_si as naomi_to_si
+from ._sensor import Sensor as Sensor
+from ._simulate import SimulationResult as SimulationResult, read_schedule as read_schedule, simulate as simulate
+from ._spikes import SpikeTrains as SpikeTrains
+from .indicators import (
+    gcamp3 as gcamp3,
+    gcamp6_rs06 as gcamp6_rs06,
+    gcamp6_rs09 as gcamp6_rs09,
+    gcamp6f as gcamp6f,
+    gcamp6rs06 as gcamp6rs06,
+    gcamp6rs09 as gcamp6rs09,
+    gcamp6s as gcamp6s,
+    get_preset as get_preset,
+    jgcamp7b as jgcamp7b,
+    jgcamp7c as jgcamp7c,
+    jgcamp7f as jgcamp7f,
+    jgcamp7s as jgcamp7s,
+    ogb1 as ogb1,
+    ogb_1 as ogb_1,
+)
+
+
+__version__ = "0.1.0"

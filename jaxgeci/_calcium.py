@@ -1,0 +1,140 @@
+"""Calcium submodels: how a GECI obtains free [Ca2+] (M) from spikes or from the neuron model.
+
+Both models hold ``Ca_rest`` (M), which is the GECI's **single source of truth** for the resting
+concentration: the binding model and the Hill baseline read it from here (see
+:class:`jaxgeci.GECI`), so fitting ``Ca_rest`` moves every use at once.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._validation import as_float_array, check_constant
+
+
+class CalciumModel(eqx.Module):
+    """Abstract base: how free Ca2+ (M) evolves.
+
+    Concrete models implement :meth:`step`, which advances one time step and returns the new
+    Ca together with the two end points ``(c0, c1)`` of the Ca trajectory over the step, which
+    drive the binding/activation model.
+    """
+
+    Ca_rest: eqx.AbstractVar[Float[Array, "*neurons"]]
+
+    def init(self, n_neurons: int) -> Float[Array, " neurons"]:
+        """Initial free Ca (M), ``(n_neurons,)``: ``Ca_rest`` everywhere."""
+        return jnp.broadcast_to(self.Ca_rest, (n_neurons,)).astype(jnp.result_type(self.Ca_rest))
+
+    @abc.abstractmethod
+    def step(self, Ca, n_spikes, dt: float, *, K_d, ca_in, method: str):
+        """Advance one step.
+
+        Args:
+            Ca: free Ca at the start of the step (M), ``(neurons,)``.
+            n_spikes: spike counts of this step, ``(neurons,)``.
+            dt: time step (s).
+            K_d: the GECI's dissociation constant (M) (used by the buffer term).
+            ca_in: neuron-supplied Ca for this step (M) or ``None``.
+            method: ``"euler"`` (Brian2's forward Euler) or ``"accurate"``.
+
+        Returns:
+            ``(Ca_next, c0, c1)``: Ca at the start of the next step, and the Ca values at the
+            start and end of the step's trajectory (M).
+        """
+
+    @property
+    def has_dynamics(self) -> bool:
+        return True
+
+
+class DynamicCalcium(CalciumModel):
+    """Free Ca2+ relaxing to rest with buffering, bumped by every spike (Lütke et al. 2013,
+    eqs. 8-9; Song et al. 2021)::
+
+        dCa/dt = -gamma (Ca - Ca_rest) / (1 + kappa_S + kappa_B(Ca))
+        on spike: Ca += dCa_T / (1 + kappa_S + kappa_B(Ca))
+        kappa_B(c) = B_T K_d / (c + K_d)**2     (K_d: the GECI's, in M)
+
+    ``method="euler"`` reproduces Brian2/Cleo bit for bit (forward Euler, then the spike
+    increment evaluated after the ODE update, i.e. at the end of the step). ``method="accurate"``
+    puts the spike at the start of its step (its true time ``t_k``) and relaxes with an
+    exponential-midpoint update (second order, unconditionally stable).
+    """
+
+    Ca_rest: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    """Resting free Ca2+ concentration (M). Default of the presets: 5e-8 M."""
+    gamma: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    """Clearance/extrusion rate (1/s). Presets: 292.3 1/s."""
+    B_T: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    """Total indicator (buffer) concentration (M). Presets: 2e-4 M."""
+    kappa_S: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    """Endogenous Ca2+ binding ratio (dimensionless). Presets: 110."""
+    dCa_T: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    """Total Ca2+ concentration increase per spike (M). Presets: 7.6e-6 M."""
+
+    def __check_init__(self):
+        check_constant("Ca_rest", self.Ca_rest, unit="M", owner="DynamicCalcium")
+        check_constant("gamma", self.gamma, unit="1/s", owner="DynamicCalcium")
+        check_constant("B_T", self.B_T, unit="M", allow_zero=True, owner="DynamicCalcium")
+        check_constant("kappa_S", self.kappa_S, unit="1", allow_zero=True, owner="DynamicCalcium")
+        check_constant("dCa_T", self.dCa_T, unit="M", allow_zero=True, owner="DynamicCalcium")
+
+    def kappa_B(self, Ca, K_d):
+        """Indicator buffer capacity ``B_T K_d / (Ca + K_d)**2`` (dimensionless)."""
+        return self.B_T * K_d / (Ca + K_d) ** 2
+
+    def _denominator(self, Ca, K_d):
+        return 1.0 + self.kappa_S + self.kappa_B(Ca, K_d)
+
+    def step(self, Ca, n_spikes, dt, *, K_d, ca_in=None, method="euler"):
+        if method == "euler":
+            Ca_star = Ca - dt * self.gamma * (Ca - self.Ca_rest) / self._denominator(Ca, K_d)
+            Ca_next = Ca_star + n_spikes * self.dCa_T / self._denominator(Ca_star, K_d)
+            return Ca_next, Ca, Ca_star
+        # accurate: spike at the start of the step, then exponential-midpoint relaxation.
+        Ca0 = Ca + n_spikes * self.dCa_T / self._denominator(Ca, K_d)
+        x0 = Ca0 - self.Ca_rest
+        rate0 = self.gamma / self._denominator(Ca0, K_d)
+        Ca_half = self.Ca_rest + x0 * jnp.exp(-0.5 * dt * rate0)
+        rate_half = self.gamma / self._denominator(Ca_half, K_d)
+        Ca_next = self.Ca_rest + x0 * jnp.exp(-dt * rate_half)
+        return Ca_next, Ca0, Ca_next
+
+    def euler_rate_bound(self):
+        """Largest relaxation rate of the Ca ODE (1/s): ``gamma / (1 + kappa_S)`` (kappa_B >= 0)."""
+        return self.gamma / (1.0 + self.kappa_S)
+
+
+class PreexistingCalcium(CalciumModel):
+    """Free Ca2+ is supplied by the neuron model (``ca_pre``, M, one value per step, held
+    constant within the step); spikes do not change it.
+
+    Unlike Cleo (reference quirk 2), this model carries ``Ca_rest`` so that the Hill baseline
+    ``H(Ca_rest)`` and the binding model always have a resting level.
+    """
+
+    Ca_rest: Float[Array, "*neurons"] = eqx.field(
+        converter=as_float_array, kw_only=True, default=5e-8
+    )
+    """Resting free Ca2+ concentration (M) used for the ΔF/F baseline. Default 5e-8 M."""
+
+    def __check_init__(self):
+        check_constant("Ca_rest", self.Ca_rest, unit="M", owner="PreexistingCalcium")
+
+    def step(self, Ca, n_spikes, dt, *, K_d, ca_in=None, method="euler"):
+        if ca_in is None:
+            raise ValueError(
+                "PreexistingCalcium needs the neuron's Ca for every step: pass ca_pre "
+                "(time, neurons) to simulate, or ca_k (neurons,) to advance (M)."
+            )
+        ca_in = jnp.asarray(ca_in, dtype=jnp.result_type(Ca))
+        return ca_in, ca_in, ca_in
+
+    @property
+    def has_dynamics(self) -> bool:
+        return False

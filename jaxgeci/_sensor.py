@@ -1,0 +1,95 @@
+"""The abstract :class:`Sensor` contract shared by every indicator model (GECI, S2F, ...).
+
+Stepping contract (DESIGN §3)::
+
+    state = sensor.init(n_neurons)                          # state at t_0
+    state = sensor.advance(state, spikes_k, dt, ca_k=None)  # step k -> k+1
+    dff   = sensor.readout(state, rho_rel=1.0, ca=None)     # ΔF/F of the current state
+
+``simulate``, closed-loop stepping and the ``Scope`` all call these same methods.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+
+from ._validation import check_dt
+
+
+METHODS = ("cleo", "euler", "accurate", "exact")
+
+
+class Sensor(eqx.Module):
+    """Abstract base class of all sensors (Cleo's ``Sensor``).
+
+    Concrete sensors provide ``sigma_noise`` (ΔF/F noise std of one ROI, dimensionless),
+    ``dFF_1AP`` (ΔF/F of one action potential, dimensionless, or ``None`` if unknown),
+    ``location`` ("cytoplasm" or "membrane") and ``name`` (display name).
+    """
+
+    sigma_noise: eqx.AbstractVar[object]
+    dFF_1AP: eqx.AbstractVar[object]
+    location: eqx.AbstractVar[str]
+    name: eqx.AbstractVar[str]
+
+    @abc.abstractmethod
+    def init(self, n_neurons: int):
+        """State at ``t_0`` for ``n_neurons`` neurons (at rest)."""
+
+    @abc.abstractmethod
+    def advance(self, state, spikes_k, dt: float, ca_k=None, *, method: str = "cleo"):
+        """Advance ``state`` from step ``k`` to ``k+1``.
+
+        Args:
+            state: the state at the start of step ``k``.
+            spikes_k: spike counts of step ``k``, ``(neurons,)``.
+            dt: time step (s).
+            ca_k: neuron-supplied Ca (M) of step ``k``, ``(neurons,)``, for pre-existing Ca.
+            method: integration method, see :func:`jaxgeci.simulate`.
+        """
+
+    @abc.abstractmethod
+    def observe(self, state, rho_rel=1.0, ca=None) -> dict:
+        """All observables of ``state`` as a dict of ``(neurons,)`` arrays; always has
+        ``"dFF"`` (dimensionless)."""
+
+    def readout(self, state, rho_rel=1.0, ca=None):
+        """ΔF/F (dimensionless) of the current state, ``(neurons,)``.
+
+        Args:
+            state: sensor state.
+            rho_rel: relative expression level, scalar or ``(neurons,)`` (dimensionless).
+            ca: the neuron's current Ca (M), needed only for pre-existing Ca without binding
+                kinetics.
+        """
+        return self.observe(state, rho_rel, ca)["dFF"]
+
+    @property
+    def needs_ca_input(self) -> bool:
+        """True if the sensor reads Ca from the neuron model (``ca_pre``)."""
+        return False
+
+    def trace_names(self) -> tuple[str, ...]:
+        """Names of the traces :meth:`observe` returns."""
+        return ("dFF",)
+
+    def check_run(self, dt, method: str = "cleo") -> str:
+        """Validate a run's ``dt`` (s) and ``method`` before anything is traced and return
+        the resolved method (``"euler"`` or ``"accurate"``)."""
+        check_dt(dt)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        return "accurate" if method in ("accurate", "exact") else "euler"
+
+    @property
+    def snr(self):
+        """Signal-to-noise ratio of one action potential, ``dFF_1AP / sigma_noise``.
+
+        Raises:
+            TypeError: if ``dFF_1AP`` is unknown (``None``), as in Cleo.
+        """
+        if self.dFF_1AP is None:
+            raise TypeError(f"{self.name or type(self).__name__} has no dFF_1AP (None): SNR is unknown.")
+        return self.dFF_1AP / self.sigma_noise
