@@ -44,3 +44,12 @@ from .indicators import (
 
 
 __version__ = "0.1.0"
+
+# S2F sensors (Zhang et al. 2023 spike-to-fluorescence model; issue 5)
+from ._s2f import (
+    S2F as S2F,
+    S2F_PRESETS as S2F_PRESETS,
+    S2FState as S2FState,
+    s2f as s2f,
+    s2f_preset_defaults as s2f_preset_defaults,
+)

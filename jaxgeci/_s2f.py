@@ -1,0 +1,433 @@
+"""The phenomenological spike-to-fluorescence ("S2F") sensor of Zhang et al. 2023.
+
+Zhang, Rózsa, et al., *Fast and sensitive GCaMP calcium indicators for imaging neural
+populations*, Nature 615:884-891 (2023); model of Wei et al. 2020 (PLoS Comput Biol 16:e1008198),
+constants from the authors' ``parameter_fits.csv`` (repository ``zqwei/Spike2Fluorescence_jGCaMP8``,
+the paper's supplementary parameter table), converted from ms to s.
+
+Model (SI units; the paper states the time constants in ms)::
+
+    c(t)  = sum_k [exp(-Δ_k/tau_d1) + r exp(-Δ_k/tau_d2)] (1 - exp(-Δ_k/tau_r)),  Δ_k = t - t_k > 0
+    dFF   = Fm / (1 + exp(-beta (c - Ca0))) + F0
+
+``c`` is a dimensionless latent "calcium" (not a concentration). See ``docs/s2f.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._sensor import METHODS, Sensor
+from ._validation import _short, as_float_array, check_constant, check_dt, is_concrete
+
+
+LOCATIONS = ("cytoplasm", "membrane")
+S2F_BASELINES = ("paper", "rest")
+_TAU_MAX = 100.0  # s; larger "time constants" are almost surely milliseconds passed as seconds
+CONSTANTS = ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")
+"""Names of the model constants (array leaves of :class:`S2F`), in the paper's column order."""
+
+
+class S2FState(eqx.Module):
+    """State of an S2F population at the start of a step: the latent kernel sum split into
+    four exactly-updated exponential (IIR) accumulators, each ``(neurons,)``, dimensionless.
+
+    With ``Δ_k = t - t_k`` over past spikes::
+
+        c1 = sum_k exp(-Δ_k/tau_d1) (1 - exp(-Δ_k/tau_r))    (fast-decay kernel term)
+        p1 = sum_k exp(-Δ_k/tau_d1 - Δ_k/tau_r)               (its still-rising part)
+        c2 = sum_k exp(-Δ_k/tau_d2) (1 - exp(-Δ_k/tau_r))    (slow-decay kernel term)
+        p2 = sum_k exp(-Δ_k/tau_d2 - Δ_k/tau_r)
+
+    and the latent ``c = c1 + r c2``. ``(c1 + p1, p1)`` are the two exponentials
+    ``exp(-Δ/tau_d1)`` and ``exp(-Δ(1/tau_d1 + 1/tau_r))`` of the kernel's expansion; storing
+    their difference ``c1`` instead of the first avoids cancellation during the rise.
+    """
+
+    c1: Float[Array, " neurons"]
+    p1: Float[Array, " neurons"]
+    c2: Float[Array, " neurons"]
+    p2: Float[Array, " neurons"]
+
+
+def _check_unit_interval(name, value, owner):
+    check_constant(name, value, unit="1", allow_zero=True, owner=owner)
+    if is_concrete(value) and np.any(np.asarray(value, dtype=float) > 1.0):
+        raise ValueError(f"{owner}.{name} must lie in [0, 1] (dimensionless), got {_short(value)}.")
+
+
+def _check_finite(name, value, owner):
+    where = f"{owner}.{name}"
+    if jnp.ndim(value) > 1:
+        raise ValueError(f"{where} must be a scalar or a (neurons,) array, got shape {jnp.shape(value)}.")
+    if is_concrete(value) and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+        raise ValueError(f"{where} must be finite (dimensionless), got {_short(value)}.")
+
+
+def _peak_delay(tau_r, tau_d1, tau_d2, r):
+    """Delay ``Δ*`` (s) after a spike at which the kernel ``c(Δ)`` peaks (scalar constants).
+
+    Each single-decay term ``exp(-Δ/τ)(1 - exp(-Δ/tau_r))`` peaks at
+    ``tau_r log(1 + τ/tau_r)``; the sum peaks between the two terms' peaks. A 257-point grid
+    over that bracket picks the best point, then safeguarded Newton steps on ``c'(Δ) = 0``
+    (analytic derivatives) polish it to machine precision. No gradient flows through the
+    location: at a maximum ``dc/dΔ = 0``, so the peak value's gradient w.r.t. the constants is
+    the partial derivative at fixed ``Δ*`` (envelope theorem).
+    """
+    tau_r, tau_d1, tau_d2, r = (jax.lax.stop_gradient(x) for x in (tau_r, tau_d1, tau_d2, r))
+    w = jnp.stack([jnp.ones_like(r), r])
+    tau = jnp.stack([tau_d1, tau_d2])
+    s = 1.0 / tau + 1.0 / tau_r
+    peaks = tau_r * jnp.log1p(tau / tau_r)
+    lo, hi = jnp.min(peaks), jnp.max(peaks)
+
+    def deriv(d, order):
+        e_slow = jnp.exp(-d / tau)
+        e_fast = jnp.exp(-d * s)
+        if order == 0:
+            return jnp.sum(w * (e_slow - e_fast))
+        if order == 1:
+            return jnp.sum(w * (-e_slow / tau + s * e_fast))
+        return jnp.sum(w * (e_slow / tau**2 - s**2 * e_fast))
+
+    grid = lo + (hi - lo) * jnp.linspace(0.0, 1.0, 257, dtype=lo.dtype)
+    vals = jax.vmap(lambda d: deriv(d, 0))(grid)
+    j = jnp.argmax(vals)
+    step = (hi - lo) / 256.0
+    a, b = jnp.maximum(grid[j] - step, lo), jnp.minimum(grid[j] + step, hi)
+    d = grid[j]
+    for _ in range(6):
+        g1, g2 = deriv(d, 1), deriv(d, 2)
+        ok = g2 < 0
+        newton = d - g1 / jnp.where(ok, g2, -1.0)
+        d = jnp.where(ok, jnp.clip(newton, a, b), d)
+    return d
+
+
+class S2F(Sensor):
+    """Phenomenological spike-to-fluorescence sensor (Zhang et al. 2023, Nature 615:884)::
+
+        c(t)  = sum_k [exp(-Δ_k/tau_d1) + r exp(-Δ_k/tau_d2)] (1 - exp(-Δ_k/tau_r)),
+        dFF   = rho_rel * (Fm / (1 + exp(-beta (c - Ca0))) + F0)
+
+    over past spikes ``t_k`` with ``Δ_k = t - t_k > 0``. Each spike adds the same kernel
+    (spike counts add linearly); the saturating sigmoid read-out makes ΔF/F supralinear then
+    saturating in the number of spikes. ``c`` is a dimensionless latent variable, not a
+    calcium concentration, so this sensor has no ``Ca``/``Ca_rest`` and ignores ``ca``.
+
+    Every constant is an array leaf (scalar or ``(neurons,)``), so ``jax.grad`` reaches all of
+    them and ``eqx.filter_vmap`` batches over stacked parameter sets (:meth:`stack`). A
+    single-decay preset is ``r = 0`` with a finite ``tau_d2`` (equal to ``tau_d1``), so it has
+    the same structure as a double-decay one.
+
+    **Time convention** (the same as :class:`jaxgeci.GECI` with ``method="accurate"``): a spike
+    in step ``k`` happens at ``t_k = k dt``, the start of its step. The state at index ``j``
+    (the start of step ``j``) holds the kernel at ``Δ = (j - k) dt`` exactly, so the spike is
+    first visible at index ``k + 1`` (``Δ = dt``); at index ``k`` the kernel is 0 (``Δ = 0``,
+    the ``1 - exp`` rise factor vanishes). The update is exact for any ``dt``: the only
+    discretisation is that spike times are binned to their step's start.
+
+    **Baseline.** With ``dff_baseline="paper"`` (default) ΔF/F is the published formula; at
+    rest (``c = 0``) it equals ``Fm/(1 + exp(beta Ca0)) + F0`` (:attr:`dFF_rest`), which the fit
+    made nearly, not exactly, 0: between 3e-7 and 1.3e-4 for the presets (largest for
+    jGCaMP8f). ``dff_baseline="rest"`` subtracts that value so ΔF/F is exactly 0 at rest.
+
+    Attributes:
+        tau_r: rise time constant (s).
+        tau_d1: first (fast) decay time constant (s).
+        tau_d2: second (slow) decay time constant (s); equal to ``tau_d1`` when ``r = 0``.
+        r: weight of the second decay, in [0, 1] (dimensionless).
+        Fm: sigmoid amplitude (dimensionless ΔF/F).
+        Ca0: sigmoid midpoint in units of the latent ``c`` (dimensionless).
+        beta: sigmoid slope (1/unit of ``c``, dimensionless), > 0.
+        F0: ΔF/F offset (dimensionless); makes the rest value about 0.
+        sigma_noise: std of the Gaussian ΔF/F noise of one in-focus ROI (dimensionless).
+        location: "cytoplasm" or "membrane" (sets the Scope's focus noise factor).
+        name: display name, e.g. "jGCaMP8m".
+        dff_baseline: "paper" or "rest" (see above).
+    """
+
+    tau_r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    tau_d1: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    tau_d2: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    Fm: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    Ca0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    beta: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    F0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    sigma_noise: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=0.0)
+    location: str = eqx.field(static=True, kw_only=True, default="cytoplasm")
+    name: str = eqx.field(static=True, kw_only=True, default="")
+    dff_baseline: str = eqx.field(static=True, kw_only=True, default="paper")
+
+    def __check_init__(self):
+        own = "S2F"
+        for tau in ("tau_r", "tau_d1", "tau_d2"):
+            value = getattr(self, tau)
+            check_constant(tau, value, unit="s", owner=own)
+            if is_concrete(value) and np.any(np.asarray(value, dtype=float) > _TAU_MAX):
+                raise ValueError(
+                    f"{own}.{tau} must be in seconds and <= {_TAU_MAX} s, got {_short(value)}: "
+                    "the paper's table is in ms, divide by 1000."
+                )
+        _check_unit_interval("r", self.r, own)
+        check_constant("Fm", self.Fm, unit="1", owner=own)
+        check_constant("beta", self.beta, unit="1", owner=own)
+        _check_finite("Ca0", self.Ca0, own)
+        _check_finite("F0", self.F0, own)
+        check_constant("sigma_noise", self.sigma_noise, unit="1", allow_zero=True, owner=own)
+        if self.location not in LOCATIONS:
+            raise ValueError(f"{own}.location must be one of {LOCATIONS}, got {self.location!r}.")
+        if self.dff_baseline not in S2F_BASELINES:
+            raise ValueError(f"{own}.dff_baseline must be one of {S2F_BASELINES}, got {self.dff_baseline!r}.")
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def params(self) -> dict:
+        """The constants in a flat dict (SI: s; dimensionless otherwise), plus ``sigma_noise``.
+        ``S2F(**sensor.params, name=..., ...)`` and :func:`s2f` overrides use these keys."""
+        out = {k: getattr(self, k) for k in CONSTANTS}
+        out["sigma_noise"] = self.sigma_noise
+        return out
+
+    def replace(self, **params) -> "S2F":
+        """A copy with some constants (keys of :attr:`params`) or ``location``, ``name``,
+        ``dff_baseline`` replaced; validated like the constructor."""
+        known = set(self.params) | {"location", "name", "dff_baseline"}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"replace() got unknown constant(s) {sorted(unknown)}; known: {sorted(known)}.")
+        return dataclasses.replace(self, **params)
+
+    @property
+    def dFF_rest(self):
+        """ΔF/F of the published formula at rest (``c = 0``): ``Fm/(1 + exp(beta Ca0)) + F0``
+        (dimensionless). Subtracted when ``dff_baseline="rest"``."""
+        return self.Fm * jax.nn.sigmoid(-self.beta * self.Ca0) + self.F0
+
+    def dff_of_latent(self, c):
+        """ΔF/F (dimensionless, ``rho_rel = 1``) for a latent value ``c``, with this sensor's
+        baseline convention."""
+        dff = self.Fm * jax.nn.sigmoid(self.beta * (c - self.Ca0)) + self.F0
+        if self.dff_baseline == "rest":
+            dff = dff - self.dFF_rest
+        return dff
+
+    @property
+    def peak_delay_1AP(self):
+        """Time (s) from a spike to the peak of its kernel (continuous time), scalar or
+        ``(neurons,)``."""
+        f = jnp.vectorize(_peak_delay)
+        return f(self.tau_r, self.tau_d1, self.tau_d2, self.r)
+
+    @property
+    def dFF_1AP(self):
+        """Peak ΔF/F (dimensionless) after one spike from rest, derived from the model: the
+        read-out at the kernel's continuous-time maximum :attr:`peak_delay_1AP` (found by a
+        grid plus Newton search, see ``_peak_delay``), with this sensor's baseline convention
+        and ``rho_rel = 1``. On a 1 ms grid the sampled peak is at most ~0.1% lower (jGCaMP8m:
+        0.6088 here vs 0.6087 sampled). Differentiable w.r.t. every constant."""
+        d = self.peak_delay_1AP
+        c = jnp.exp(-d / self.tau_d1) * -jnp.expm1(-d / self.tau_r) + self.r * jnp.exp(
+            -d / self.tau_d2
+        ) * -jnp.expm1(-d / self.tau_r)
+        return self.dff_of_latent(c)
+
+    def kernel(self, delay):
+        """The single-spike latent kernel ``c(Δ)`` (dimensionless) at delays ``Δ`` (s); 0 for
+        ``Δ <= 0`` (no exp of a positive argument is evaluated, so gradients stay finite).
+        Scalar constants only (use ``jax.vmap`` for per-neuron constants)."""
+        delay = jnp.asarray(delay, dtype=jnp.result_type(self.tau_r))
+        pos = delay > 0
+        d = jnp.where(pos, delay, 1.0)
+        val = (jnp.exp(-d / self.tau_d1) + self.r * jnp.exp(-d / self.tau_d2)) * -jnp.expm1(-d / self.tau_r)
+        return jnp.where(pos, val, 0.0)
+
+    # ------------------------------------------------------------------ stepping
+    def init(self, n_neurons: int) -> S2FState:
+        """Resting state (no past spikes) for ``n_neurons`` neurons: all accumulators 0."""
+        z = jnp.zeros((int(n_neurons),), dtype=jnp.result_type(self.tau_r))
+        return S2FState(c1=z, p1=z, c2=z, p2=z)
+
+    def trace_names(self) -> tuple[str, ...]:
+        return ("dFF", "c")
+
+    def check_run(self, dt, method: str = "cleo") -> str:
+        """Validate ``dt`` (s) and ``method``. Every method gives the same, exact update (the
+        kernel is a sum of exponentials), so ``"cleo"``, ``"euler"``, ``"accurate"`` and
+        ``"exact"`` are all accepted and resolve to ``"accurate"``."""
+        check_dt(dt)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        return "accurate"
+
+    def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
+        """One step ``k -> k+1`` (exact): the ``spikes_k`` (counts, ``(neurons,)``) of step ``k``
+        enter at ``t_k`` and every accumulator decays over ``dt`` (s). ``ca_k`` and ``method``
+        are ignored (no calcium input; the update is exact for any method)."""
+        n = jnp.asarray(spikes_k, dtype=state.c1.dtype)
+        q = -jnp.expm1(-dt / self.tau_r)  # 1 - exp(-dt/tau_r), accurate for small dt
+        e_r = jnp.exp(-dt / self.tau_r)  # = 1 - q, accurate when dt >> tau_r
+        a1 = jnp.exp(-dt / self.tau_d1)
+        a2 = jnp.exp(-dt / self.tau_d2)
+        p1 = state.p1 + n
+        p2 = state.p2 + n
+        # exp(-(Δ+dt)/τ)(1 - exp(-(Δ+dt)/τr)) = a [exp(-Δ/τ)(1 - e^{-Δ/τr}) + q exp(-Δ/τ - Δ/τr)]
+        c1 = a1 * (state.c1 + q * p1)
+        c2 = a2 * (state.c2 + q * p2)
+        return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
+
+    def latent(self, state: S2FState):
+        """The latent ``c = c1 + r c2`` (dimensionless), ``(neurons,)``."""
+        return state.c1 + self.r * state.c2
+
+    def observe(self, state: S2FState, rho_rel=1.0, ca=None) -> dict:
+        """``dFF`` (dimensionless, times ``rho_rel``) and the latent ``c`` of ``state``, each
+        ``(neurons,)``. ``ca`` is ignored (the S2F model reads spikes, not calcium)."""
+        c = self.latent(state)
+        return {"dFF": rho_rel * self.dff_of_latent(c), "c": c}
+
+    # ------------------------------------------------------------------ batching
+    @staticmethod
+    def stack(sensors, name: str | None = None) -> "S2F":
+        """Stack scalar-constant S2F sensors into one whose constants have a leading batch
+        axis, for ``eqx.filter_vmap`` (e.g. ``eqx.filter_vmap(lambda s: simulate(s, spikes,
+        dt).dFF)(S2F.stack([s2f("jGCaMP8f"), s2f("jGCaMP8m")]))``). The static fields must
+        agree except ``name``, which becomes ``name`` or the names joined by "|". The result
+        is only meant to be vmapped over (its constants are not per-neuron)."""
+        sensors = list(sensors)
+        if not sensors or not all(isinstance(s, S2F) for s in sensors):
+            raise TypeError("S2F.stack needs a non-empty sequence of S2F sensors.")
+        for attr in ("location", "dff_baseline"):
+            vals = {getattr(s, attr) for s in sensors}
+            if len(vals) > 1:
+                raise ValueError(f"S2F.stack: sensors differ in {attr} ({sorted(vals)}); make them equal first.")
+        for s in sensors:
+            for k, v in s.params.items():
+                if jnp.ndim(v) != 0:
+                    raise ValueError(f"S2F.stack needs scalar constants; {s.name or 'a sensor'}.{k} has shape {jnp.shape(v)}.")
+        label = name if name is not None else "|".join(s.name for s in sensors)
+        same = [dataclasses.replace(s, name=label) for s in sensors]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *same)
+
+
+# ---------------------------------------------------------------------------- presets
+
+
+class S2FPresetSpec(NamedTuple):
+    """One row of the authors' ``parameter_fits.csv`` (times in ms, as published), plus the
+    ROI noise and where it comes from."""
+
+    name: str
+    rise_ms: float
+    decay1_ms: float
+    decay2_ms: float | None  # None: single decay (r = 0)
+    r: float
+    Fm: float
+    Ca0: float
+    beta: float
+    F0: float
+    sigma_noise: float
+    sigma_source: str
+
+
+def _sigma(geci_key: str) -> float:
+    from .indicators import preset_defaults
+
+    return float(preset_defaults(geci_key)["sigma_noise"])
+
+
+_S6F, _S6S, _S7F = _sigma("gcamp6f"), _sigma("gcamp6s"), _sigma("jgcamp7f")
+
+# Constants: parameter_fits.csv of zqwei/Spike2Fluorescence_jGCaMP8 (Zhang et al. 2023, the
+# paper's S2F parameter table), full precision as distributed; "decay2 = 0, r = 0" there means
+# a single decay (stored here as decay2 = None -> tau_d2 = tau_d1, r = 0).
+S2F_PRESETS: dict[str, S2FPresetSpec] = {
+    spec.name.lower(): spec
+    for spec in (
+        S2FPresetSpec("jGCaMP8f", 1.85, 34.07, 263.70, 0.48, 6.1043797, 4.17057528, 0.39053296, -1.001,
+                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8f)"),
+        S2FPresetSpec("jGCaMP8m", 2.46, 41.64, 245.80, 0.28, 7.45464483, 2.69111721, 0.36000789, -2.05088,
+                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8m)"),
+        S2FPresetSpec("jGCaMP8s", 5.65, 86.26, 465.45, 0.19, 7.45579182, 1.28241713, 0.34372099, -2.91932,
+                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8s)"),
+        S2FPresetSpec("jGCaMP7f", 16.21, 95.27, 398.22, 0.24, 6.84124734, 5.5621592, 0.42321225, -0.59348,
+                      _S7F, "jgcamp7f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)"),
+        S2FPresetSpec("XCaMP-Gf", 13.93, 99.38, 312.85, 0.20, 2.36379296, 3.93607549, 0.47166752, -0.31937,
+                      _S6S, "placeholder: the GCaMP6s GECI preset's value (not measured for XCaMP-Gf)"),
+        S2FPresetSpec("GCaMP6s", 50.81, 1702.21, None, 0.0, 3.334, 3.142, 1.332, -0.049982,
+                      _S6S, "gcamp6s GECI preset (Dana et al. 2019)"),
+        S2FPresetSpec("GCaMP6s-TG", 133.01, 1262.78, None, 0.0, 3.596, 3.303, 2.897, -0.000251,
+                      _S6S, "gcamp6s GECI preset (same protein; transgenic expression not accounted for)"),
+        S2FPresetSpec("GCaMP6f", 9.98, 682.58, None, 0.0, 1.905, 3.197, 1.410, -0.020769,
+                      _S6F, "gcamp6f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)"),
+        S2FPresetSpec("GCaMP6f-TG", 20.82, 629.74, None, 0.0, 2.818, 5.821, 1.046, -0.006377,
+                      _S6F, "gcamp6f GECI preset (same protein; transgenic expression not accounted for)"),
+    )
+}
+"""S2F presets keyed by lower-case name (times in ms as published)."""
+
+_OVERRIDES = set(CONSTANTS) | {"sigma_noise", "location", "name", "dff_baseline"}
+
+
+def s2f_preset_defaults(name: str) -> dict:
+    """The constants of preset ``name`` in SI units (s), as keyword arguments of :class:`S2F`."""
+    spec = _spec(name)
+    d2 = spec.decay1_ms if spec.decay2_ms is None else spec.decay2_ms
+    return dict(
+        tau_r=spec.rise_ms * 1e-3,
+        tau_d1=spec.decay1_ms * 1e-3,
+        tau_d2=d2 * 1e-3,
+        r=spec.r,
+        Fm=spec.Fm,
+        Ca0=spec.Ca0,
+        beta=spec.beta,
+        F0=spec.F0,
+        sigma_noise=spec.sigma_noise,
+        name=spec.name,
+    )
+
+
+def _spec(name) -> S2FPresetSpec:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string such as 'jGCaMP8m', got {name!r}.")
+    key = name.strip().lower()
+    if key not in S2F_PRESETS:
+        known = ", ".join(s.name for s in S2F_PRESETS.values())
+        raise ValueError(f"Unknown S2F preset {name!r}; known (case-insensitive): {known}.")
+    return S2F_PRESETS[key]
+
+
+def s2f(name: str, **overrides) -> S2F:
+    """The S2F sensor of Zhang et al. 2023 for indicator ``name`` (case-insensitive):
+    jGCaMP8f, jGCaMP8m, jGCaMP8s, jGCaMP7f, XCaMP-Gf, GCaMP6s, GCaMP6s-TG, GCaMP6f, GCaMP6f-TG
+    ("-TG": transgenic mouse lines).
+
+    Constants are the authors' fits (``parameter_fits.csv``), with time constants converted
+    from ms to s; single-decay rows get ``r = 0`` and ``tau_d2 = tau_d1``. ``sigma_noise``
+    reuses the GECI presets' values for GCaMP6f/6s (and their TG lines) and jGCaMP7f; for
+    jGCaMP8f/m/s it is a placeholder (the jGCaMP7f value) and for XCaMP-Gf the GCaMP6s value
+    (see ``S2F_PRESETS[...].sigma_source``). ``dFF_1AP`` is derived from the model.
+
+    Args:
+        name: preset name.
+        **overrides: ``tau_r``, ``tau_d1``, ``tau_d2`` (s), ``r``, ``Fm``, ``Ca0``, ``beta``,
+            ``F0``, ``sigma_noise`` (dimensionless), ``location``, ``name``, ``dff_baseline``.
+
+    Raises:
+        ValueError: unknown preset name (lists the known ones) or invalid constant.
+        TypeError: unknown keyword.
+    """
+    unknown = set(overrides) - _OVERRIDES
+    if unknown:
+        raise TypeError(f"s2f() got unknown keyword(s) {sorted(unknown)}; known: {sorted(_OVERRIDES)}.")
+    params = s2f_preset_defaults(name)
+    params.update(overrides)
+    return S2F(**params)
