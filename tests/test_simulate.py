@@ -1,0 +1,222 @@
+"""simulate(): time convention, read-out schedule, spike formats, closed loop, methods."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxgeci as jg
+
+
+def _poisson(T, N, rate, dt, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((T, N)) < rate * dt).astype(np.int32)
+
+
+def test_spike_first_visible_at_next_index(x64):
+    s = jg.gcamp6f()
+    spikes = np.zeros((50, 1))
+    spikes[10, 0] = 1
+    r = jg.simulate(s, spikes, 1e-4)
+    Ca, b, dFF = (np.asarray(x[:, 0]) for x in (r.Ca, r.b, r.dFF))
+    assert np.all(Ca[:11] == Ca[0]) and Ca[11] > Ca[10]  # Ca at k+1
+    assert np.all(b[:12] == 0) and b[12] == 0 and b[13] > 0  # beta at k+2, b/dFF at k+3 (README)
+    assert dFF[12] == 0 and dFF[13] > 0
+
+
+def test_closed_loop_equals_simulate(x64):
+    s = jg.gcamp6s()
+    dt, T, N = 1e-4, 600, 4
+    spikes = _poisson(T, N, 80.0, dt)
+    rho = jnp.array([1.0, 0.5, 2.0, 0.3])
+    r = jg.simulate(s, spikes, dt, rho_rel=rho)
+    state = s.init(N)
+    out = []
+    for k in range(T):
+        out.append(s.readout(state, rho))
+        state = s.advance(state, spikes[k], dt)
+    np.testing.assert_allclose(np.stack(out), np.asarray(r.dFF), rtol=1e-12, atol=0)
+    # Cleo's get_state() after n steps == readout(final_state)
+    np.testing.assert_allclose(np.asarray(s.readout(r.final_state, rho)), np.asarray(s.readout(state, rho)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("every", [1, 7, 333])
+def test_sample_every_equals_subsampled_full_rate(every, x64):
+    s = jg.gcamp6f()
+    dt, T, N = 1e-4, 2000, 3
+    spikes = _poisson(T, N, 50.0, dt, seed=1)
+    full = jg.simulate(s, spikes, dt)
+    sub = jg.simulate(s, spikes, dt, sample_every=every)
+    np.testing.assert_array_equal(np.asarray(sub.steps), np.arange(0, T, every))
+    np.testing.assert_allclose(np.asarray(sub.dFF), np.asarray(full.dFF)[::every], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(sub.t), np.arange(0, T, every) * dt, rtol=1e-12)
+    # the final state does not depend on the read-out schedule
+    np.testing.assert_allclose(np.asarray(sub.final_state.Ca), np.asarray(full.final_state.Ca), rtol=1e-12)
+
+
+def test_sample_period_rounds_and_reports_rate():
+    steps, rate = jg.read_schedule(10_000, 1e-4, sample_period=1 / 30)
+    assert steps[1] == 333 and rate == pytest.approx(30.03, abs=0.005)
+    steps, rate = jg.read_schedule(10_000, 1e-4, sample_rate=30.0)
+    assert steps[1] == 333
+    steps, rate = jg.read_schedule(100, 1e-3, sample_times=[0.0, 0.0104, 0.05, 0.1])
+    np.testing.assert_array_equal(steps, [0, 10, 50, 100])  # nearest step; 100 = final state
+    assert rate is None
+    with pytest.raises(ValueError, match="sample_times"):
+        jg.read_schedule(100, 1e-3, sample_times=[0.2])
+    with pytest.raises(ValueError, match="at most one"):
+        jg.read_schedule(100, 1e-3, sample_every=2, sample_period=0.1)
+
+
+def test_sample_times_irregular_match_full(x64):
+    s = jg.gcamp6f()
+    dt, T = 1e-4, 3000
+    spikes = _poisson(T, 2, 40.0, dt, seed=3)
+    full = jg.simulate(s, spikes, dt)
+    times = np.array([0.0, 0.00731, 0.0312, 0.1, 0.1001, 0.2999])
+    r = jg.simulate(s, spikes, dt, sample_times=times)
+    idx = np.rint(times / dt).astype(int)
+    np.testing.assert_allclose(np.asarray(r.dFF), np.asarray(full.dFF)[idx], rtol=1e-12, atol=0)
+
+
+def test_event_lists_equal_dense_and_counts_add(x64):
+    s = jg.gcamp6f()
+    dt, T, N = 1e-4, 1500, 5
+    dense = _poisson(T, N, 100.0, dt, seed=4)
+    dense[100, 2] = 3  # three spikes in one step add three increments
+    ev = jg.SpikeTrains.from_dense(dense)
+    a = jg.simulate(s, dense, dt, sample_every=10)
+    b = jg.simulate(s, ev, dt, sample_every=10)
+    np.testing.assert_allclose(np.asarray(b.dFF), np.asarray(a.dFF), rtol=1e-12, atol=0)
+    # c spikes in one step: Ca += c * dCa_T / (1 + kappa_S + kappa_B(Ca*))
+    one = np.zeros((3, 1)); one[0, 0] = 3
+    r = jg.simulate(s, one, dt)
+    cm = s.cal_model
+    Ca_star = float(cm.Ca_rest)  # at rest the ODE does not move Ca
+    expected = Ca_star + 3 * float(cm.dCa_T) / (1 + float(cm.kappa_S) + float(cm.kappa_B(Ca_star, s.K_d)))
+    assert float(r.Ca[1, 0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_from_times_grid_rule():
+    st = jg.SpikeTrains.from_times([0.0, 0.0003, 0.00029999999999], [0, 1, 1], 1e-4, 10, 2)
+    np.testing.assert_array_equal(np.asarray(st.steps), [0, 3, 3])  # floor(t/dt + 1e-9)
+    with pytest.raises(ValueError, match="outside the time grid"):
+        jg.SpikeTrains.from_times([0.001], [0], 1e-4, 10, 1)
+    with pytest.raises(ValueError, match="outside the time grid"):
+        jg.SpikeTrains.from_times([-0.0001], [0], 1e-4, 10, 1)
+    with pytest.raises(ValueError, match="neurons"):
+        jg.SpikeTrains(steps=[1], neurons=[5], n_steps=10, n_neurons=2)
+    with pytest.raises(ValueError, match="finite"):
+        jg.SpikeTrains.from_times([np.nan], [0], 1e-4, 10, 1)
+
+
+def test_dff_relative_to_rest_gcamp6s():
+    """Issue 2 §6: GCaMP6s 1-AP peak 0.384 (apo) becomes 0.137 (rest) ~ Dana 2019's 0.133."""
+    dt, T = 1e-4, 20000
+    spikes = np.zeros((T, 1)); spikes[100, 0] = 1
+    apo = float(jnp.max(jg.simulate(jg.gcamp6s(), spikes, dt, record=("dFF",)).dFF))
+    rest = float(jnp.max(jg.simulate(jg.gcamp6s(dff_baseline="rest"), spikes, dt, record=("dFF",)).dFF))
+    assert apo == pytest.approx(0.384, abs=0.001)
+    assert rest == pytest.approx(0.137, abs=0.001)
+
+
+def test_pre_existing_ca_paths(x64):
+    T, N, dt = 400, 2, 1e-4
+    t = np.arange(T) * dt
+    ca = np.stack([5e-8 + 2e-7 * np.exp(-t / 0.01) * (t > 0.005), 3e-7 + 1e-7 * np.sin(40 * t)], axis=1)
+    null = jg.gcamp6f(pre_existing_cal=True, doub_exp_conv=False)
+    r = jg.simulate(null, None, dt, ca_pre=ca)
+    expected = null.dFF_max * (jg.hill(ca, null.K_d, null.n_H) - jg.hill(5e-8, null.K_d, null.n_H))
+    np.testing.assert_allclose(np.asarray(r.dFF), np.asarray(expected), rtol=1e-12)
+    dexp = jg.gcamp6f(pre_existing_cal=True)
+    spikes = np.ones((T, N))  # spikes do not change a pre-existing-Ca sensor
+    a = jg.simulate(dexp, spikes, dt, ca_pre=ca)
+    b = jg.simulate(dexp, None, dt, ca_pre=ca)
+    np.testing.assert_array_equal(np.asarray(a.dFF), np.asarray(b.dFF))
+    with pytest.raises(ValueError, match="ca_pre"):
+        jg.simulate(dexp, spikes, dt)
+    with pytest.raises(ValueError, match="ca_pre"):
+        jg.simulate(dexp, None, dt, ca_pre=-ca)
+    with pytest.raises(ValueError, match="ca_pre"):
+        jg.simulate(dexp, spikes, dt, ca_pre=ca[:, :1])
+    with pytest.raises(ValueError, match="pre_existing_cal=True"):
+        jg.simulate(jg.gcamp6f(), spikes, dt, ca_pre=ca)
+
+
+def _error_vs_reference(sensor, method, dt, ref):
+    n = int(round(1.0 / dt))
+    times = np.array([0.05, 0.2, 0.22, 0.24, 0.5, 0.502])
+    st = jg.SpikeTrains.from_times(times, np.zeros(times.size, int), dt, n, 1)
+    r = jg.simulate(sensor, st, dt, method=method, sample_times=np.arange(0, 1.0, 0.002))
+    out = np.asarray(r.dFF[:, 0])
+    if ref is None:
+        return out
+    return np.max(np.abs(out - ref)) / np.max(ref)
+
+
+def test_accurate_method_converges_and_beats_euler(x64):
+    """Spikes on the 2 ms grid so every dt resolves them exactly; the reference is the
+    accurate method at dt = 10 us (which agrees with Euler at 1 us to Euler's own 1.9e-5)."""
+    s = jg.gcamp6f()
+    ref = _error_vs_reference(s, "accurate", 1e-5, None)
+    euler_fine = _error_vs_reference(s, "euler", 2e-6, ref)
+    assert euler_fine < 1e-4  # both methods converge to the same limit
+    errs = [_error_vs_reference(s, "accurate", dt, ref) for dt in (2e-3, 1e-3, 5e-4)]
+    # second order: halving dt divides the error by ~4 (allow 3..5)
+    assert 3.0 < errs[0] / errs[1] < 5.0 and 3.0 < errs[1] / errs[2] < 5.0
+    euler_01ms = _error_vs_reference(s, "euler", 1e-4, ref)
+    # accurate at 1 ms is far more accurate than Cleo's Euler at 0.1 ms (measured 7e-8 vs 1.9e-3)
+    assert errs[1] < 1e-6 and euler_01ms > 1e-3
+
+
+def test_euler_stability_limit_raises():
+    s = jg.gcamp6f()  # lam ~ 99.5 1/s -> Euler needs dt < 20 ms
+    spikes = np.zeros((5, 1))
+    with pytest.raises(ValueError, match="too large"):
+        jg.simulate(s, spikes, 0.025, method="euler")
+    r = jg.simulate(s, spikes, 0.025, method="accurate")  # unconditionally stable
+    assert np.all(np.isfinite(np.asarray(r.dFF)))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(spikes=np.zeros(10)), "spikes"),
+        (dict(spikes=-np.ones((10, 2))), "non-negative"),
+        (dict(spikes=np.full((10, 2), np.nan)), "finite"),
+        (dict(dt=0.0), "dt"),
+        (dict(dt=-1e-4), "dt"),
+        (dict(dt=float("nan")), "dt"),
+        (dict(rho_rel=np.ones(3)), "rho_rel"),
+        (dict(rho_rel=-1.0), "rho_rel"),
+        (dict(method="rk4"), "method"),
+        (dict(sample_every=0), "sample_every"),
+        (dict(record=("Ca", "nope")), "record"),
+    ],
+)
+def test_bad_simulate_input(kwargs, match):
+    args = dict(spikes=np.zeros((10, 2)), dt=1e-4)
+    args.update(kwargs)
+    spikes, dt = args.pop("spikes"), args.pop("dt")
+    with pytest.raises((ValueError, TypeError), match=match):
+        jg.simulate(jg.gcamp6f(), spikes, dt, **args)
+
+
+def test_per_neuron_constants_shape_checked():
+    s = jg.gcamp6f(K_d=jnp.array([2e-7, 3e-7, 4e-7]))
+    with pytest.raises(ValueError, match="per-neuron"):
+        jg.simulate(s, np.zeros((10, 2)), 1e-4)
+    r = jg.simulate(s, np.ones((10, 3)), 1e-4)
+    assert r.dFF.shape == (10, 3)
+
+
+def test_float32_default_is_finite_and_close():
+    s = jg.gcamp6s()
+    spikes = _poisson(3000, 3, 100.0, 1e-4, seed=5)
+    r32 = jg.simulate(s, spikes, 1e-4)
+    assert r32.dFF.dtype == jnp.float32
+    with jax.enable_x64(True):
+        r64 = jg.simulate(jg.gcamp6s(), spikes, 1e-4)
+        ref = np.asarray(r64.dFF)
+    err = np.max(np.abs(np.asarray(r32.dFF) - ref)) / np.max(np.abs(ref))
+    assert err < 1e-3  # float32 rounding accumulated over 3000 Euler steps (see README)
