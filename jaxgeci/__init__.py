@@ -53,3 +53,15 @@ from ._s2f import (
     s2f as s2f,
     s2f_preset_defaults as s2f_preset_defaults,
 )
+
+# Scope: two-photon targeting and imaging (issue 3)
+from ._targeting import PlaneMask as PlaneMask, plane_mask as plane_mask, target_neurons_in_plane as target_neurons_in_plane
+from ._scope import (
+    ClosedLoopScope as ClosedLoopScope,
+    ImagingResult as ImagingResult,
+    Injection as Injection,
+    Scope as Scope,
+    ScopeState as ScopeState,
+)
+from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope
+from ._neo import scope_to_neo as scope_to_neo

@@ -1,0 +1,800 @@
+"""The two-photon ``Scope`` (functional Cleo): targeting at inject time, imaging with noise.
+
+A :class:`Scope` is immutable: :meth:`Scope.inject` returns a new scope with one more
+injection. Targeting runs eagerly on the host (the number of ROIs is data dependent); imaging
+(:meth:`Scope.image`) runs the sensor once per population through :func:`jaxgeci.simulate`
+with static ROI index arrays, so it jits, vmaps and differentiates like ``simulate``.
+
+Lengths in m, times in s, ΔF/F and noise dimensionless.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from ._sensor import Sensor
+from ._simulate import simulate
+from ._spikes import SpikeTrains
+from ._targeting import (
+    check_coords,
+    check_direction,
+    check_positive_length,
+    plane_mask,
+    target_neurons_in_plane as _free_target,
+    unit_vector,
+)
+from ._validation import _short, check_dt, is_concrete
+
+
+class _Default:
+    def __repr__(self):
+        return "<scope default>"
+
+
+SCOPE_DEFAULT = _Default()
+"""Sentinel: "use the scope's value" (so that an explicit ``focus_depth=None`` can mean
+explicit-target mode)."""
+
+
+def _scalar_or_none(name, value, *, allow_zero):
+    if value is None:
+        return None
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar (m), got shape {jnp.shape(value)}.")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'} (in m), got {value!r}.")
+    return v
+
+
+def _per_neuron(name, value, n_neurons, idx):
+    """A scalar or ``(n_neurons,)`` sensor constant, taken at the neurons ``idx``."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full(len(idx), float(arr))
+    if arr.shape == (n_neurons,):
+        return arr[idx]
+    raise ValueError(f"{name} must be a scalar or ({n_neurons},) (one per neuron), got shape {arr.shape}.")
+
+
+class Injection(eqx.Module):
+    """One injection: the ROIs it selected, in ROI order.
+
+    Attributes:
+        population: name of the neuron population.
+        n_neurons: number of neurons of that population.
+        i_targets: neuron index of each ROI within the population, ``(rois,)``.
+        sigma: noise std of each ROI (dimensionless), ``(rois,)``.
+        rho_rel: relative expression of each ROI (dimensionless), ``(rois,)``.
+        focus_coords: ROI positions (m), ``(rois, 3)``: on-plane coordinates in plane mode,
+            the neuron coordinates in explicit mode.
+        focus_depth: the focus depth used (m), or ``None`` (explicit-target mode).
+        soma_radius: the soma radius used (m).
+        n_candidates: in-plane candidates before the SNR cut (explicit mode: ROIs).
+    """
+
+    population: str = eqx.field(static=True)
+    n_neurons: int = eqx.field(static=True)
+    i_targets: Int[Array, " rois"]
+    sigma: Float[Array, " rois"]
+    rho_rel: Float[Array, " rois"]
+    focus_coords: Float[Array, "rois 3"]
+    focus_depth: float | None = eqx.field(static=True)
+    soma_radius: float = eqx.field(static=True)
+    n_candidates: int = eqx.field(static=True)
+
+
+class ImagingResult(eqx.Module):
+    """Imaged ROI traces (time-major).
+
+    Attributes:
+        dFF: noisy samples ``clean + N(0, sigma)`` (dimensionless), ``(n_samples, n_rois)``;
+            equal to ``dFF_clean`` when imaging without noise.
+        dFF_clean: noise-free ΔF/F of each ROI at the sample instants, ``(n_samples, n_rois)``.
+        t: sample times (s), ``(n_samples,)``; row ``m`` is the state at the start of step
+            ``steps[m]``.
+        steps: sample step indices, ``(n_samples,)``.
+        sigma: per-ROI noise std (dimensionless), ``(n_rois,)``.
+        final_states: sensor state after the last step, per population (continue a run).
+        dt: time step (s).
+        sample_rate_hz: the sampling rate actually used (Hz), or ``None`` for irregular times.
+    """
+
+    dFF: Float[Array, "read rois"]
+    dFF_clean: Float[Array, "read rois"]
+    t: Float[Array, " read"]
+    steps: Int[Array, " read"]
+    sigma: Float[Array, " rois"]
+    final_states: dict
+    dt: float = eqx.field(static=True)
+    sample_rate_hz: float | None = eqx.field(static=True, default=None)
+
+    @property
+    def noise(self):
+        """``dFF - dFF_clean`` (dimensionless)."""
+        return self.dFF - self.dFF_clean
+
+
+class ScopeState(eqx.Module):
+    """Closed-loop state: the sensor state of each population's ROIs and the step count."""
+
+    sensor_states: dict
+    step: Int[Array, ""]
+
+
+def _noise(key, sigma, steps_shape_n: int, dtype):
+    """Noise of sample ``m`` drawn from ``fold_in(key, m)``: offline and closed loop agree."""
+    n_rois = sigma.shape[0]
+
+    def one(m):
+        return jax.random.normal(jax.random.fold_in(key, m), (n_rois,), dtype) * sigma
+
+    return jax.vmap(one)(jnp.arange(steps_shape_n))
+
+
+class Scope(eqx.Module):
+    """A two-photon microscope (Cleo's ``Scope``), immutable.
+
+    ``scope = Scope(sensor, img_width=500e-6, focus_depth=100e-6)``, then
+    ``scope = scope.inject("exc", coords)`` (returns a new scope), then
+    ``res = scope.image({"exc": spikes}, dt, sample_rate=30, key=key)``.
+
+    Attributes:
+        sensor: any :class:`jaxgeci.Sensor` (needs ``sigma_noise``, ``dFF_1AP``, ``location``).
+        img_width: diameter of the imaged disc (m).
+        focus_depth: default focus depth (m) along the direction, or ``None`` (explicit
+            targets by default). ``0`` behaves like ``None`` (Cleo).
+        location: objective position (m), ``(3,)``.
+        direction_input: the viewing direction as given, ``(3,)``; :attr:`direction` is its
+            unit vector (the Scope always normalises, as Cleo).
+        soma_radius: default soma radius (m).
+        snr_cutoff: keep a candidate iff ``rho_rel * dFF_1AP / sigma > snr_cutoff`` (strict).
+        cleo_compat: use Cleo's ``|s|`` on-plane projection (default: orthogonal projection).
+        injections: the injections so far, in order.
+    """
+
+    sensor: Sensor
+    img_width: Float[Array, ""]
+    focus_depth: Float[Array, ""] | None
+    location: Float[Array, " 3"]
+    direction_input: Float[Array, " 3"]
+    soma_radius: Float[Array, ""]
+    snr_cutoff: Float[Array, ""]
+    cleo_compat: bool = eqx.field(static=True)
+    injections: tuple = ()
+
+    def __init__(
+        self,
+        sensor: Sensor,
+        img_width,
+        focus_depth=None,
+        location=(0.0, 0.0, 0.0),
+        direction=(0.0, 0.0, 1.0),
+        soma_radius=10e-6,
+        snr_cutoff=1.0,
+        *,
+        cleo_compat: bool = False,
+        injections: tuple = (),
+    ):
+        """Args: see the class attributes (lengths in m). ``direction`` need not be a unit
+        vector."""
+        if not isinstance(sensor, Sensor):
+            raise TypeError(f"sensor must be a jaxgeci Sensor (e.g. jaxgeci.gcamp6f()), got {type(sensor).__name__}.")
+        for attr in ("sigma_noise", "dFF_1AP", "location"):
+            if not hasattr(sensor, attr):
+                raise TypeError(f"sensor {type(sensor).__name__} lacks {attr!r}, which the Scope needs.")
+        check_positive_length("img_width", img_width)
+        fd = _scalar_or_none("focus_depth", focus_depth, allow_zero=True) if is_concrete(focus_depth) else focus_depth
+        check_positive_length("soma_radius", soma_radius)
+        check_direction(direction, "direction")
+        if jnp.shape(location) != (3,) or (is_concrete(location) and not np.all(np.isfinite(np.asarray(location, float)))):
+            raise ValueError(f"location must be a finite 3-vector (m), got {_short(location)}.")
+        if jnp.ndim(snr_cutoff) != 0 or (is_concrete(snr_cutoff) and not np.isfinite(float(snr_cutoff))):
+            raise ValueError(f"snr_cutoff must be a finite scalar (dimensionless), got {snr_cutoff!r}.")
+        self.sensor = sensor
+        self.img_width = jnp.asarray(img_width, dtype=float)
+        self.focus_depth = None if fd is None else jnp.asarray(fd, dtype=float)
+        self.location = jnp.asarray(location, dtype=float)
+        self.direction_input = jnp.asarray(direction, dtype=float)
+        self.soma_radius = jnp.asarray(soma_radius, dtype=float)
+        self.snr_cutoff = jnp.asarray(snr_cutoff, dtype=float)
+        self.cleo_compat = bool(cleo_compat)
+        self.injections = tuple(injections)
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def direction(self):
+        """Unit viewing direction, ``(3,)``."""
+        return unit_vector(self.direction_input)
+
+    def _replace(self, **changes) -> "Scope":
+        kw = dict(
+            sensor=self.sensor, img_width=self.img_width, focus_depth=self.focus_depth, location=self.location,
+            direction=self.direction_input, soma_radius=self.soma_radius, snr_cutoff=self.snr_cutoff,
+            cleo_compat=self.cleo_compat, injections=self.injections,
+        )
+        kw.update(changes)
+        return Scope(**kw)
+
+    def with_sensor(self, sensor: Sensor) -> "Scope":
+        """The same scope and ROIs with another sensor (e.g. new constants while fitting).
+        The ROIs are not re-targeted."""
+        return eqx.tree_at(lambda s: s.sensor, self, sensor)
+
+    def target_neurons_in_plane(self, coords, focus_depth=None, soma_radius=None):
+        """Cleo's ``Scope.target_neurons_in_plane``: the free function with this scope's
+        geometry (unit direction, sensor location, projection mode).
+
+        Args:
+            coords: ``(neurons, 3)`` positions (m).
+            focus_depth: focus depth (m); default the scope's.
+            soma_radius: soma radius (m); default the scope's.
+
+        Returns:
+            ``(i_targets, noise_focus_factor, coords_on_plane)`` (NumPy).
+        """
+        fd = self.focus_depth if focus_depth is None else focus_depth
+        if fd is None:
+            raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
+        R = self.soma_radius if soma_radius is None else soma_radius
+        return _free_target(
+            coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+            cleo_compat=self.cleo_compat,
+        )
+
+    def plane_mask(self, coords, focus_depth=None, soma_radius=None):
+        """Fixed-shape form of :meth:`target_neurons_in_plane` (see :func:`jaxgeci.plane_mask`)."""
+        fd = self.focus_depth if focus_depth is None else focus_depth
+        if fd is None:
+            raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
+        R = self.soma_radius if soma_radius is None else soma_radius
+        return plane_mask(
+            coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+            cleo_compat=self.cleo_compat,
+        )
+
+    # ------------------------------------------------------------------ injection
+    def inject(
+        self,
+        population: str,
+        coords,
+        *,
+        focus_depth=SCOPE_DEFAULT,
+        soma_radius=None,
+        base_sigma=None,
+        rho_rel=None,
+        i_targets=None,
+        sigma_noise=None,
+        key=None,
+    ) -> "Scope":
+        """Select ROIs in ``population`` and return a new scope with them appended.
+
+        Plane mode (the effective focus depth is a number > 0): candidates are the neurons
+        whose soma crosses the focal plane inside the field of view; ``sigma = focus factor
+        x base_sigma``; ``rho_rel`` is drawn for the candidates; candidates with
+        ``rho_rel * dFF_1AP / sigma <= snr_cutoff`` are dropped (skipped with a warning when
+        the sensor's ``dFF_1AP`` is ``None``).
+
+        Explicit mode (``focus_depth=None`` or ``0``, as Cleo): the ROIs are ``i_targets`` as
+        given (order kept, duplicates allowed) or all neurons; ``sigma = sigma_noise`` (or
+        ``base_sigma``, or the sensor's); no focus factor, no SNR cut; focus coordinates are
+        the neuron coordinates.
+
+        Args:
+            population: name of the neuron population (Cleo's neuron group).
+            coords: ``(neurons, 3)`` neuron positions (m).
+            focus_depth: focus depth (m); default the scope's; ``None``/``0``: explicit mode.
+            soma_radius: soma radius (m), > 0; default the scope's.
+            base_sigma: in-focus noise std (dimensionless); default the sensor's
+                ``sigma_noise``.
+            rho_rel: relative expression: ``None`` (ones), a scalar, an array with one value
+                per candidate (plane mode: in-plane candidates *before* the SNR cut; explicit
+                mode: per target), or a function ``(key, n) -> (n,)`` (Cleo's
+                ``rho_rel_generator``, called once with the number of candidates).
+            i_targets: explicit mode only: neuron indices.
+            sigma_noise: explicit mode only: noise std (dimensionless), scalar or per target.
+            key: ``jax.random`` key for a ``rho_rel`` function.
+
+        Raises:
+            ValueError/TypeError: bad coordinates or lengths, ``i_targets`` out of range or
+                given with a focus depth, a population re-injected with another neuron count.
+        """
+        if not isinstance(population, str) or not population:
+            raise TypeError(f"population must be a non-empty string naming the neuron population, got {population!r}.")
+        check_coords(coords)
+        if not is_concrete(coords):
+            raise TypeError("coords must be concrete (inject runs eagerly; targeting is data dependent).")
+        coords = jnp.asarray(coords, dtype=float)
+        n_neurons = int(coords.shape[0])
+        for inj in self.injections:
+            if inj.population == population and inj.n_neurons != n_neurons:
+                raise ValueError(
+                    f"population {population!r} was injected before with {inj.n_neurons} neurons, now coords has "
+                    f"{n_neurons}; use another name for another population."
+                )
+        fd = self.focus_depth if focus_depth is SCOPE_DEFAULT else focus_depth
+        fd = _scalar_or_none("focus_depth", fd, allow_zero=True)
+        if soma_radius is None:
+            R = float(self.soma_radius)
+        else:
+            check_positive_length("soma_radius", soma_radius)
+            R = float(soma_radius)
+        if base_sigma is not None:
+            arr = np.asarray(base_sigma, dtype=float)
+            if arr.ndim > 1 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+                raise ValueError(f"base_sigma must be finite and >= 0 (dimensionless), got {_short(base_sigma)}.")
+        plane = fd is not None and fd != 0.0
+
+        if plane:
+            if i_targets is not None:
+                raise ValueError(
+                    f"i_targets is only used in explicit-target mode, but the focus depth is {fd!r} m; "
+                    "pass focus_depth=None to target neurons explicitly."
+                )
+            if sigma_noise is not None:
+                raise ValueError(
+                    "sigma_noise is only used in explicit-target mode (focus_depth=None); in plane mode "
+                    "use base_sigma (the in-focus noise std)."
+                )
+            pm = plane_mask(
+                coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+                cleo_compat=self.cleo_compat,
+            )
+            cand = np.flatnonzero(np.asarray(pm.mask))
+            nff = np.asarray(pm.noise_focus_factor)[cand]
+            cop = np.asarray(pm.coords_on_plane)[cand]
+            base = self.sensor.sigma_noise if base_sigma is None else base_sigma
+            sigma = nff * _per_neuron("base_sigma", base, n_neurons, cand)
+            rho = self._rho(rho_rel, cand.size, key)
+            if self.sensor.dFF_1AP is None:
+                warnings.warn(
+                    f"SNR cutoff not used, since {self.sensor.name or type(self.sensor).__name__} has no "
+                    "dFF_1AP (None); every in-plane candidate is kept.",
+                    stacklevel=2,
+                )
+                keep = np.ones(cand.size, dtype=bool)
+            else:
+                d1 = _per_neuron("dFF_1AP", self.sensor.dFF_1AP, n_neurons, cand)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    snr = rho * d1 / sigma
+                keep = snr > float(self.snr_cutoff)
+            targets, sigma, rho, fcoords = cand[keep], sigma[keep], rho[keep], cop[keep]
+            n_cand = int(cand.size)
+        else:
+            if i_targets is None:
+                targets = np.arange(n_neurons)
+            else:
+                it = np.asarray(i_targets)
+                if it.ndim != 1 or (it.size and not np.issubdtype(it.dtype, np.integer)):
+                    raise TypeError(f"i_targets must be a 1-D array of neuron indices (ints), got {_short(i_targets)}.")
+                if it.size and (it.min() < 0 or it.max() >= n_neurons):
+                    raise ValueError(
+                        f"i_targets must lie in [0, {n_neurons}) for population {population!r}, got {_short(it)}."
+                    )
+                targets = it.astype(np.int64)
+            if sigma_noise is not None:
+                sig = np.asarray(sigma_noise, dtype=float)
+                if sig.ndim > 1 or not np.all(np.isfinite(sig)) or np.any(sig < 0):
+                    raise ValueError(f"sigma_noise must be finite and >= 0 (dimensionless), got {_short(sigma_noise)}.")
+                if sig.ndim == 1 and sig.shape != targets.shape:
+                    raise ValueError(f"sigma_noise must be a scalar or ({targets.size},) (one per target), got {sig.shape}.")
+                sigma = np.broadcast_to(sig, targets.shape).astype(float)
+            else:
+                base = self.sensor.sigma_noise if base_sigma is None else base_sigma
+                sigma = _per_neuron("sigma_noise", base, n_neurons, targets)
+            rho = self._rho(rho_rel, targets.size, key)
+            fcoords = np.asarray(coords)[targets]
+            n_cand = int(targets.size)
+            fd = None
+
+        inj = Injection(
+            population=population,
+            n_neurons=n_neurons,
+            i_targets=jnp.asarray(targets, dtype=jnp.int32),
+            sigma=jnp.asarray(sigma, dtype=float),
+            rho_rel=jnp.asarray(rho, dtype=float),
+            focus_coords=jnp.asarray(fcoords, dtype=float).reshape(-1, 3),
+            focus_depth=fd,
+            soma_radius=R,
+            n_candidates=n_cand,
+        )
+        return self._replace(injections=self.injections + (inj,))
+
+    @staticmethod
+    def _rho(rho_rel, n: int, key) -> np.ndarray:
+        if rho_rel is None:
+            return np.ones(n)
+        if callable(rho_rel):
+            if key is None:
+                raise ValueError("rho_rel is a function (key, n) -> (n,): pass key=jax.random.key(...).")
+            out = np.asarray(rho_rel(key, n), dtype=float)
+            what = f"rho_rel({n}) returned"
+        else:
+            out = np.asarray(rho_rel, dtype=float)
+            if out.ndim == 0:
+                out = np.full(n, float(out))
+            what = "rho_rel has"
+        if out.shape != (n,):
+            raise ValueError(
+                f"{what} shape {out.shape}; expected ({n},), one value per candidate (plane mode: in-plane "
+                "neurons before the SNR cut; explicit mode: one per target)."
+            )
+        if not np.all(np.isfinite(out)) or np.any(out < 0):
+            raise ValueError(f"rho_rel must be finite and >= 0 (dimensionless), got {_short(out)}.")
+        return out
+
+    # ------------------------------------------------------------------ attributes (Cleo's)
+    @property
+    def n(self) -> int:
+        """Number of ROIs."""
+        return sum(int(inj.i_targets.shape[0]) for inj in self.injections)
+
+    @property
+    def populations(self) -> tuple[str, ...]:
+        """Population of each injection, in injection order (Cleo's ``neuron_groups``)."""
+        return tuple(inj.population for inj in self.injections)
+
+    @property
+    def population_names(self) -> tuple[str, ...]:
+        """Distinct populations, in order of first injection."""
+        return tuple(dict.fromkeys(self.populations))
+
+    @property
+    def i_targets_per_injct(self) -> list:
+        return [inj.i_targets for inj in self.injections]
+
+    @property
+    def sigma_per_injct(self) -> list:
+        return [inj.sigma for inj in self.injections]
+
+    @property
+    def rho_rel_per_injct(self) -> list:
+        return [inj.rho_rel for inj in self.injections]
+
+    @property
+    def focus_coords_per_injct(self) -> list:
+        return [inj.focus_coords for inj in self.injections]
+
+    def _cat(self, attr, empty_shape=(0,), dtype=float):
+        parts = [getattr(inj, attr) for inj in self.injections]
+        return jnp.concatenate(parts) if parts else jnp.zeros(empty_shape, dtype)
+
+    @property
+    def i_targets(self):
+        """Neuron index (within its population) of every ROI, ROI order, ``(n_rois,)``."""
+        return self._cat("i_targets", dtype=jnp.int32)
+
+    @property
+    def sigma_noise(self):
+        """Noise std of every ROI (dimensionless), ``(n_rois,)``."""
+        return self._cat("sigma")
+
+    @property
+    def rho_rel(self):
+        """Relative expression of every ROI (dimensionless), ``(n_rois,)``."""
+        return self._cat("rho_rel")
+
+    @property
+    def focus_coords(self):
+        """ROI positions (m), ``(n_rois, 3)``."""
+        return self._cat("focus_coords", (0, 3))
+
+    @property
+    def roi_injection(self) -> np.ndarray:
+        """Injection index of every ROI, ``(n_rois,)``."""
+        return np.concatenate(
+            [np.full(int(inj.i_targets.shape[0]), j, np.int64) for j, inj in enumerate(self.injections)]
+            or [np.zeros(0, np.int64)]
+        )
+
+    @property
+    def roi_population(self) -> tuple[str, ...]:
+        """Population name of every ROI."""
+        return tuple(self.populations[j] for j in self.roi_injection)
+
+    @property
+    def dFF_1AP(self):
+        """``rho_rel * dFF_1AP`` per ROI (dimensionless), ``(n_rois,)``.
+
+        Raises:
+            TypeError: the sensor has no ``dFF_1AP`` (``None``), as in Cleo.
+        """
+        if self.sensor.dFF_1AP is None:
+            raise TypeError(f"{self.sensor.name or type(self.sensor).__name__} has no dFF_1AP (None).")
+        parts = []
+        for inj in self.injections:
+            d1 = jnp.asarray(self.sensor.dFF_1AP, dtype=float)
+            d1 = d1[inj.i_targets] if d1.ndim == 1 else d1
+            parts.append(inj.rho_rel * d1)
+        return jnp.concatenate(parts) if parts else jnp.zeros((0,))
+
+    def i_targets_for_population(self, population: str):
+        """ROIs' neuron indices of ``population``, its injections concatenated in order."""
+        self._check_population(population)
+        return jnp.concatenate([inj.i_targets for inj in self.injections if inj.population == population])
+
+    def _check_population(self, population):
+        if population not in self.populations:
+            raise ValueError(f"unknown population {population!r}; this scope has {list(self.population_names)}.")
+
+    def _groups(self):
+        """Per population: (global ROI indices, neuron indices, rho_rel, n_neurons)."""
+        roi_pop = self.roi_population
+        i_t = np.asarray(self.i_targets)
+        out = {}
+        for p in self.population_names:
+            g = np.array([r for r, q in enumerate(roi_pop) if q == p], dtype=np.int64)
+            if g.size == 0:
+                continue  # injections of this population selected no neuron
+            n_neurons = next(inj.n_neurons for inj in self.injections if inj.population == p)
+            rho = jnp.concatenate([inj.rho_rel for inj in self.injections if inj.population == p])
+            out[p] = (g, i_t[g], rho, n_neurons)
+        return out
+
+    def _by_population(self, value, what: str, required: bool = True) -> dict:
+        names = self.population_names
+        if value is None:
+            if required:
+                raise ValueError(f"{what} is None; give a dict {{population: ...}} for {list(names)}.")
+            return {}
+        if not isinstance(value, dict):
+            if len(names) != 1:
+                raise TypeError(f"{what} must be a dict {{population name: ...}} for the populations {list(names)}.")
+            return {names[0]: value}
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(f"{what} has unknown population(s) {unknown}; this scope has {list(names)}.")
+        missing = [k for k in names if k not in value]
+        if missing and required:
+            raise ValueError(f"{what} lacks population(s) {missing}; this scope images {list(names)}.")
+        return value
+
+    # ------------------------------------------------------------------ imaging (offline)
+    def image(
+        self,
+        spikes_by_population,
+        dt: float,
+        *,
+        key=None,
+        noise: bool = True,
+        sample_every: int | None = None,
+        sample_period: float | None = None,
+        sample_rate: float | None = None,
+        sample_times=None,
+        method: str = "cleo",
+        ca_pre_by_population=None,
+        checkpoint: bool = True,
+    ) -> ImagingResult:
+        """Image every ROI: run the sensor once per population (one ``simulate`` scan over
+        that population's ROIs), read ΔF/F at the sample steps, and add noise.
+
+        Args:
+            spikes_by_population: ``{population: spikes}`` with dense ``(time, neurons)``
+                counts or :class:`jaxgeci.SpikeTrains` over the population's neurons (a bare
+                spikes object is accepted when the scope has one population).
+            dt: time step (s).
+            key: ``jax.random`` key for the noise (required when ``noise=True``). Sample
+                ``m`` uses ``fold_in(key, m)``, so the closed-loop reader draws the same noise.
+            noise: add ``N(0, sigma_roi)`` noise.
+            sample_every, sample_period, sample_rate, sample_times: read-out instants, see
+                :func:`jaxgeci.read_schedule` (30 Hz at 0.1 ms reads every 333 steps,
+                reported as 30.03 Hz).
+            method: integration method, see :func:`jaxgeci.simulate`.
+            ca_pre_by_population: ``{population: (time, neurons)}`` Ca (M) for
+                pre-existing-Ca sensors.
+            checkpoint: see :func:`jaxgeci.simulate`.
+
+        Returns:
+            :class:`ImagingResult` with ``(n_samples, n_rois)`` traces in ROI order.
+        """
+        if self.n == 0:
+            raise ValueError("this scope has no ROIs: inject a population first (scope = scope.inject(...)).")
+        dt = check_dt(dt)
+        if noise and key is None:
+            raise ValueError("key is required for the imaging noise (key=jax.random.key(0)); or pass noise=False.")
+        spikes = self._by_population(spikes_by_population, "spikes_by_population")
+        ca_pre = self._by_population(ca_pre_by_population, "ca_pre_by_population", required=False)
+        cols, perm, finals = [], [], {}
+        t = steps = rate = None
+        n_steps_seen = None
+        for p, (g, nid, rho, n_neurons) in self._groups().items():
+            roi_spk = _roi_spikes(spikes[p], nid, n_neurons, p)
+            roi_ca = None
+            if p in ca_pre:
+                ca = ca_pre[p]
+                if jnp.ndim(ca) != 2 or jnp.shape(ca)[1] != n_neurons:
+                    raise ValueError(
+                        f"ca_pre_by_population[{p!r}] must be (time, {n_neurons}) in M, got shape {jnp.shape(ca)}."
+                    )
+                roi_ca = jnp.take(jnp.asarray(ca, dtype=float), jnp.asarray(nid), axis=1)
+            T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else jnp.shape(roi_spk)[0]
+            if n_steps_seen is not None and T != n_steps_seen:
+                raise ValueError(f"every population needs the same number of steps; {p!r} has {T}, others {n_steps_seen}.")
+            n_steps_seen = T
+            res = simulate(
+                self.sensor, roi_spk, dt, rho_rel=rho, ca_pre=roi_ca, sample_every=sample_every,
+                sample_period=sample_period, sample_rate=sample_rate, sample_times=sample_times,
+                method=method, record=("dFF",), checkpoint=checkpoint,
+            )
+            cols.append(res.dFF)
+            perm.append(g)
+            finals[p] = res.final_state
+            t, steps, rate = res.t, res.steps, res.sample_rate_hz
+        order = np.argsort(np.concatenate(perm), kind="stable")
+        clean = jnp.concatenate(cols, axis=1)[:, order]
+        sigma = self.sigma_noise.astype(clean.dtype)
+        noisy = clean + _noise(key, sigma, clean.shape[0], clean.dtype) if noise else clean
+        return ImagingResult(
+            dFF=noisy, dFF_clean=clean, t=t, steps=steps, sigma=sigma, final_states=finals, dt=dt,
+            sample_rate_hz=rate,
+        )
+
+    # ------------------------------------------------------------------ closed loop
+    def init_state(self) -> ScopeState:
+        """Every ROI's sensor at rest (step 0)."""
+        return ScopeState(
+            sensor_states={p: self.sensor.init(len(g)) for p, (g, *_rest) in self._groups().items()},
+            step=jnp.asarray(0),
+        )
+
+    def advance(self, state: ScopeState, spikes_by_population, dt: float, *, ca_by_population=None, method="cleo"):
+        """One step ``k -> k+1`` of every ROI (the sensor's own ``advance``).
+
+        Args:
+            state: :class:`ScopeState` at the start of step ``k``.
+            spikes_by_population: ``{population: (neurons,)}`` spike counts of step ``k``.
+            dt: time step (s).
+            ca_by_population: ``{population: (neurons,)}`` Ca (M) of step ``k`` for
+                pre-existing-Ca sensors.
+        """
+        method = self.sensor.check_run(dt, method)
+        spikes = self._by_population(spikes_by_population, "spikes_by_population")
+        ca = self._by_population(ca_by_population, "ca_by_population", required=False)
+        new = {}
+        for p, (_g, nid, _rho, n_neurons) in self._groups().items():
+            s = jnp.asarray(spikes[p])
+            if s.shape != (n_neurons,):
+                raise ValueError(f"spikes of population {p!r} for one step must be ({n_neurons},), got {s.shape}.")
+            ca_k = None if p not in ca else jnp.take(jnp.asarray(ca[p], dtype=float), jnp.asarray(nid))
+            new[p] = _advance(self.sensor, state.sensor_states[p], jnp.take(s, jnp.asarray(nid)), ca_k, dt, method)
+        return ScopeState(sensor_states=new, step=state.step + 1)
+
+    def get_state(self, state: ScopeState, *, key=None, sample_index=None, ca_by_population=None):
+        """ΔF/F of every ROI now (Cleo's ``get_state``), ROI order, ``(n_rois,)``, plus
+        ``N(0, sigma)`` noise when ``key`` is given (drawn from ``fold_in(key, sample_index)``,
+        as sample ``sample_index`` of :meth:`image`; default ``sample_index = 0``)."""
+        ca = self._by_population(ca_by_population, "ca_by_population", required=False)
+        cols, perm = [], []
+        for p, (g, nid, rho, _n) in self._groups().items():
+            ca_now = None if p not in ca else jnp.take(jnp.asarray(ca[p], dtype=float), jnp.asarray(nid))
+            cols.append(self.sensor.readout(state.sensor_states[p], rho, ca_now))
+            perm.append(g)
+        order = np.argsort(np.concatenate(perm), kind="stable")
+        clean = jnp.concatenate(cols)[order]
+        if key is None:
+            return clean
+        m = 0 if sample_index is None else sample_index
+        return clean + jax.random.normal(jax.random.fold_in(key, m), clean.shape, clean.dtype) * self.sigma_noise
+
+    def closed_loop(self, dt: float, *, key=None, save_history: bool = False, method: str = "cleo"):
+        """A stateful closed-loop reader (Cleo's ``Scope`` inside a running network); see
+        :class:`ClosedLoopScope`."""
+        return ClosedLoopScope(self, dt, key=key, save_history=save_history, method=method)
+
+    # ------------------------------------------------------------------ plotting and export
+    def add_self_to_plot(self, ax, **kwargs):
+        """Draw the objective, focal plane(s) and ROIs on a 3-D matplotlib axis (Cleo's
+        figure); see :func:`jaxgeci.add_scope_to_plot`."""
+        from ._scope_plot import add_scope_to_plot
+
+        return add_scope_to_plot(self, ax, **kwargs)
+
+    def plot(self, coords_by_population=None, **kwargs):
+        """A new 3-D figure of the scope, its ROIs and (optionally) all neurons; see
+        :func:`jaxgeci.plot_scope`."""
+        from ._scope_plot import plot_scope
+
+        return plot_scope(self, coords_by_population, **kwargs)
+
+    def to_neo(self, result=None, **kwargs):
+        """Export imaged traces to a ``neo.Block`` (extra ``[io]``); see
+        :func:`jaxgeci.scope_to_neo`."""
+        from ._neo import scope_to_neo
+
+        return scope_to_neo(self, result, **kwargs)
+
+
+@eqx.filter_jit
+def _advance(sensor, state, spikes, ca, dt, method):
+    return sensor.advance(state, spikes, dt, ca, method=method)
+
+
+def _roi_spikes(spk, nid: np.ndarray, n_neurons: int, population: str):
+    """The spikes seen by each ROI (ROI ``r`` is neuron ``nid[r]``; duplicates allowed)."""
+    if isinstance(spk, SpikeTrains):
+        if spk.n_neurons != n_neurons:
+            raise ValueError(
+                f"SpikeTrains of population {population!r} has n_neurons={spk.n_neurons}, expected {n_neurons}."
+            )
+        ev_n = np.asarray(spk.neurons, dtype=np.int64)
+        ev_s = np.asarray(spk.steps, dtype=np.int64)
+        order = np.argsort(nid, kind="stable")
+        counts = np.bincount(nid, minlength=n_neurons)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        reps = counts[ev_n]
+        ev_idx = np.repeat(np.arange(ev_n.size), reps)
+        offs = np.arange(ev_idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        rois = order[starts[ev_n[ev_idx]] + offs]
+        return SpikeTrains(steps=ev_s[ev_idx], neurons=rois, n_steps=spk.n_steps, n_neurons=max(1, nid.size))
+    if jnp.ndim(spk) != 2 or jnp.shape(spk)[1] != n_neurons:
+        raise ValueError(
+            f"spikes of population {population!r} must be (time, {n_neurons}) counts or SpikeTrains, "
+            f"got shape {jnp.shape(spk)}."
+        )
+    arr = np.asarray(spk) if is_concrete(spk) else spk
+    if is_concrete(arr) and arr.dtype == bool:
+        arr = arr.astype(np.float32)
+    return jnp.take(jnp.asarray(arr), jnp.asarray(nid), axis=1)
+
+
+class ClosedLoopScope:
+    """Stateful wrapper for step-by-step use (Cleo's ``get_state`` inside a simulation).
+
+    ``reader.step(spikes_k)`` advances one step; ``reader.get_state()`` returns the ROIs'
+    noisy ΔF/F now (clean when built without ``key``). With ``save_history=True`` every
+    ``get_state`` call is stored: :attr:`t` (s; Cleo's ``t_ms`` in ms) and :attr:`dFF`
+    ``(n_calls, n_rois)``. After ``n`` steps, ``get_state`` equals row ``n`` of
+    ``scope.image(...)`` (noise included: call ``m`` draws from ``fold_in(key, m)``).
+    """
+
+    def __init__(self, scope: Scope, dt: float, *, key=None, save_history: bool = False, method: str = "cleo"):
+        self.scope = scope
+        self.dt = check_dt(dt)
+        self.method = method
+        scope.sensor.check_run(self.dt, method)
+        self.key = key
+        self.save_history = bool(save_history)
+        self.state = scope.init_state()
+        self.n_steps = 0
+        self.n_calls = 0
+        self._t: list[float] = []
+        self._dFF: list[Any] = []
+
+    def step(self, spikes_by_population, *, ca_by_population=None) -> None:
+        """Advance one step with this step's ``{population: (neurons,)}`` spike counts."""
+        self.state = self.scope.advance(self.state, spikes_by_population, self.dt, ca_by_population=ca_by_population, method=self.method)
+        self.n_steps += 1
+
+    def get_state(self, *, ca_by_population=None):
+        """ROI ΔF/F now (plus noise when the reader has a key), ``(n_rois,)``."""
+        y = self.scope.get_state(self.state, key=self.key, sample_index=self.n_calls, ca_by_population=ca_by_population)
+        if self.save_history:
+            self._t.append(self.n_steps * self.dt)
+            self._dFF.append(y)
+        self.n_calls += 1
+        return y
+
+    @property
+    def t(self) -> np.ndarray:
+        """Times (s) of the recorded ``get_state`` calls."""
+        return np.asarray(self._t)
+
+    @property
+    def dFF(self):
+        """Recorded ``get_state`` outputs, ``(n_calls, n_rois)``."""
+        n = self.scope.n
+        return jnp.stack(self._dFF) if self._dFF else jnp.zeros((0, n))
+
+    @property
+    def sigma(self):
+        return self.scope.sigma_noise
+
+
+RhoRelGenerator = Callable[[Any, int], Any]
