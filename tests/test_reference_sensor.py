@@ -25,13 +25,14 @@ def test_sensor_trace_parity_float64(file, x64):
         assert err <= 1e-9, f"{file}:{name} rel err {err:.3g}"
 
 
-@pytest.mark.parametrize("file", ["sensor_gcamp6f_dexp.npz", "sensor_gcamp6s_null.npz", "sensor_preexisting_gcamp6f_dexp_exact.npz"])
+@pytest.mark.parametrize("file", SENSOR_CASES)
 def test_sensor_trace_parity_float32(file):
-    """float32 (the GPU default) tracks the reference closely: dFF within 1e-3 of its peak."""
+    """float32 (the GPU default) tracks the reference: dFF within 5e-5 of its peak."""
     entry = MANIFEST["files"][file]
     got = run_case(entry, load_inputs(file, entry))
     ref = load_outputs(file, entry)
     err = np.max(np.abs(got["dFF"] - ref["dFF"])) / np.max(np.abs(ref["dFF"]))
-    # float32 epsilon is 6e-8; Euler over 1e4 steps with the b = Y1 - Y2 cancellation of the
-    # kernel (x~100) accumulates to ~1e-5..1e-4 relative; 1e-3 is a safe bound.
-    assert err < 1e-3, err
+    # float32 epsilon is 6e-8; rounding accumulated over 1e4 steps (and the x~100 cancellation
+    # in b of the double-exponential kernel) measured <= 5.3e-6 over all cases (jGCaMP7s);
+    # 5e-5 leaves 10x headroom for other CPUs/XLA versions.
+    assert err < 5e-5, err
