@@ -23,6 +23,7 @@ from ._sensor import Sensor
 from ._simulate import simulate
 from ._spikes import SpikeTrains
 from ._targeting import (
+    _shape,
     check_coords,
     check_direction,
     check_positive_length,
@@ -46,8 +47,8 @@ explicit-target mode)."""
 def _scalar_or_none(name, value, *, allow_zero):
     if value is None:
         return None
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar (m), got shape {jnp.shape(value)}.")
+    if _shape(value) != ():
+        raise ValueError(f"{name} must be a scalar (m), got shape {_shape(value)}.")
     v = float(value)
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'} (in m), got {value!r}.")
@@ -194,9 +195,9 @@ class Scope(eqx.Module):
         fd = _scalar_or_none("focus_depth", focus_depth, allow_zero=True) if is_concrete(focus_depth) else focus_depth
         check_positive_length("soma_radius", soma_radius)
         check_direction(direction, "direction")
-        if jnp.shape(location) != (3,) or (is_concrete(location) and not np.all(np.isfinite(np.asarray(location, float)))):
+        if _shape(location) != (3,) or (is_concrete(location) and not np.all(np.isfinite(np.asarray(location, float)))):
             raise ValueError(f"location must be a finite 3-vector (m), got {_short(location)}.")
-        if jnp.ndim(snr_cutoff) != 0 or (is_concrete(snr_cutoff) and not np.isfinite(float(snr_cutoff))):
+        if _shape(snr_cutoff) != () or (is_concrete(snr_cutoff) and not np.isfinite(float(snr_cutoff))):
             raise ValueError(f"snr_cutoff must be a finite scalar (dimensionless), got {snr_cutoff!r}.")
         self.sensor = sensor
         self.img_width = jnp.asarray(img_width, dtype=float)
@@ -609,12 +610,12 @@ class Scope(eqx.Module):
             roi_ca = None
             if p in ca_pre:
                 ca = ca_pre[p]
-                if jnp.ndim(ca) != 2 or jnp.shape(ca)[1] != n_neurons:
+                if len(_shape(ca)) != 2 or _shape(ca)[1] != n_neurons:
                     raise ValueError(
-                        f"ca_pre_by_population[{p!r}] must be (time, {n_neurons}) in M, got shape {jnp.shape(ca)}."
+                        f"ca_pre_by_population[{p!r}] must be (time, {n_neurons}) in M, got shape {_shape(ca)}."
                     )
                 roi_ca = jnp.take(jnp.asarray(ca, dtype=float), jnp.asarray(nid), axis=1)
-            T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else jnp.shape(roi_spk)[0]
+            T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else _shape(roi_spk)[0]
             if n_steps_seen is not None and T != n_steps_seen:
                 raise ValueError(f"every population needs the same number of steps; {p!r} has {T}, others {n_steps_seen}.")
             n_steps_seen = T
@@ -733,10 +734,10 @@ def _roi_spikes(spk, nid: np.ndarray, n_neurons: int, population: str):
         offs = np.arange(ev_idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
         rois = order[starts[ev_n[ev_idx]] + offs]
         return SpikeTrains(steps=ev_s[ev_idx], neurons=rois, n_steps=spk.n_steps, n_neurons=max(1, nid.size))
-    if jnp.ndim(spk) != 2 or jnp.shape(spk)[1] != n_neurons:
+    if len(_shape(spk)) != 2 or _shape(spk)[1] != n_neurons:
         raise ValueError(
             f"spikes of population {population!r} must be (time, {n_neurons}) counts or SpikeTrains, "
-            f"got shape {jnp.shape(spk)}."
+            f"got shape {_shape(spk)}."
         )
     arr = np.asarray(spk) if is_concrete(spk) else spk
     if is_concrete(arr) and arr.dtype == bool:

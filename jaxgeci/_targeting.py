@@ -25,7 +25,10 @@ tuple ``(i_targets, noise_focus_factor, coords_on_plane)``.
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
@@ -65,17 +68,23 @@ class PlaneMask(eqx.Module):
     visible_radius: Float[Array, " neurons"]
 
 
+def _shape(x) -> tuple:
+    """Shape of an array, tracer, scalar or nested sequence."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
 def _check_vec3(name: str, value) -> None:
-    if jnp.shape(value) != (3,):
-        raise ValueError(f"{name} must be a 3-vector (x, y, z), got shape {jnp.shape(value)}.")
+    if _shape(value) != (3,):
+        raise ValueError(f"{name} must be a 3-vector (x, y, z), got shape {_shape(value)}.")
     if is_concrete(value) and not np.all(np.isfinite(np.asarray(value, dtype=float))):
         raise ValueError(f"{name} must be finite, got {_short(value)}.")
 
 
 def check_coords(coords, name: str = "coords") -> None:
     """``coords`` must be a finite ``(neurons, 3)`` array of positions (m)."""
-    if jnp.ndim(coords) != 2 or jnp.shape(coords)[1] != 3:
-        raise ValueError(f"{name} must be an (n_neurons, 3) array of positions in m, got shape {jnp.shape(coords)}.")
+    shape = _shape(coords)
+    if len(shape) != 2 or shape[1] != 3:
+        raise ValueError(f"{name} must be an (n_neurons, 3) array of positions in m, got shape {shape}.")
     if is_concrete(coords) and not np.all(np.isfinite(np.asarray(coords, dtype=float))):
         raise ValueError(f"{name} must be finite (m), got NaN/inf entries.")
 
@@ -89,8 +98,8 @@ def check_direction(direction, name: str = "scope_direction") -> None:
 
 def check_positive_length(name: str, value) -> None:
     """A finite scalar length > 0 (m)."""
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar length in m, got shape {jnp.shape(value)}.")
+    if _shape(value) != ():
+        raise ValueError(f"{name} must be a scalar length in m, got shape {_shape(value)}.")
     if is_concrete(value):
         v = float(value)
         if not np.isfinite(v) or v <= 0:
@@ -155,19 +164,21 @@ def plane_mask(
     check_direction(scope_direction)
     check_positive_length("scope_img_width", scope_img_width)
     check_positive_length("soma_radius", soma_radius)
-    if jnp.ndim(scope_focus_depth) != 0:
-        raise ValueError(f"scope_focus_depth must be a scalar length in m, got shape {jnp.shape(scope_focus_depth)}.")
+    if _shape(scope_focus_depth) != ():
+        raise ValueError(f"scope_focus_depth must be a scalar length in m, got shape {_shape(scope_focus_depth)}.")
     if is_concrete(scope_focus_depth):
         f = float(scope_focus_depth)
         if not np.isfinite(f) or f < 0:
             raise ValueError(f"scope_focus_depth must be finite and >= 0 (in m), got {scope_focus_depth!r}.")
     check_sensor_location(sensor_location)
+    as_f = lambda v: jnp.asarray(v, dtype=float)
     return _plane_mask(
-        coords, scope_focus_depth, scope_img_width, scope_location, scope_direction, soma_radius,
-        sensor_location, cleo_compat,
+        as_f(coords), as_f(scope_focus_depth), as_f(scope_img_width), as_f(scope_location), as_f(scope_direction),
+        as_f(soma_radius), sensor_location, bool(cleo_compat),
     )
 
 
+@functools.partial(jax.jit, static_argnums=(6, 7))
 def _plane_mask(coords, f, w, loc, direction, R, sensor_location, cleo_compat) -> PlaneMask:
     x = jnp.asarray(coords, dtype=float)
     d = jnp.asarray(direction, dtype=float)
