@@ -118,9 +118,7 @@ class PreexistingCalcium(CalciumModel):
     ``H(Ca_rest)`` and the binding model always have a resting level.
     """
 
-    Ca_rest: Float[Array, "*neurons"] = eqx.field(
-        converter=as_float_array, kw_only=True, default=5e-8
-    )
+    Ca_rest: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=5e-8)
     """Resting free Ca2+ concentration (M) used for the ΔF/F baseline. Default 5e-8 M."""
 
     def __check_init__(self):

@@ -4,13 +4,11 @@ Dimension names: ``time`` (simulation steps), ``read`` (read-out instants), ``ne
 ``rois``; a scalar is ``Float[Array, ""]``.
 """
 
-from typing import Union
-
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 
-ScalarLike = Union[float, int, ArrayLike]
+ScalarLike = float | int | ArrayLike
 """A Python number or 0-d array."""
 
 Constant = Float[Array, "*neurons"]
@@ -19,7 +17,7 @@ Constant = Float[Array, "*neurons"]
 Trace = Float[Array, "read neurons"]
 """A time-major trace ``(read, neurons)``."""
 
-DenseSpikes = Union[Float[ArrayLike, "time neurons"], Int[ArrayLike, "time neurons"], Bool[ArrayLike, "time neurons"]]
+DenseSpikes = Float[ArrayLike, "time neurons"] | Int[ArrayLike, "time neurons"] | Bool[ArrayLike, "time neurons"]
 """Spike counts per step and neuron, time-major ``(time, neurons)``."""
 
 __all__ = ["Array", "ArrayLike", "Constant", "DenseSpikes", "ScalarLike", "Trace", "np"]

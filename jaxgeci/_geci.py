@@ -74,13 +74,9 @@ class GECI(Sensor):
     """Hill coefficient (dimensionless)."""
     dFF_max: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
     """Maximal ΔF/F, ``F_max/F_apo - 1``-like amplitude of the Hill term (dimensionless)."""
-    sigma_noise: Float[Array, "*neurons"] = eqx.field(
-        converter=as_float_array, kw_only=True, default=0.0
-    )
+    sigma_noise: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=0.0)
     """Std of the Gaussian ΔF/F noise of one in-focus ROI (dimensionless)."""
-    dFF_1AP: Float[Array, "*neurons"] | None = eqx.field(
-        converter=_optional_float, kw_only=True, default=None
-    )
+    dFF_1AP: Float[Array, "*neurons"] | None = eqx.field(converter=_optional_float, kw_only=True, default=None)
     """ΔF/F of one action potential, used for the Scope's SNR cut (dimensionless), or None."""
     location: str = eqx.field(static=True, kw_only=True, default="cytoplasm")
     """Where the indicator sits: "cytoplasm" or "membrane" (sets the focus noise factor)."""
@@ -106,9 +102,7 @@ class GECI(Sensor):
         if self.location not in LOCATIONS:
             raise ValueError(f"GECI.location must be one of {LOCATIONS}, got {self.location!r}.")
         if self.dff_baseline not in DFF_BASELINES:
-            raise ValueError(
-                f"GECI.dff_baseline must be one of {DFF_BASELINES}, got {self.dff_baseline!r}."
-            )
+            raise ValueError(f"GECI.dff_baseline must be one of {DFF_BASELINES}, got {self.dff_baseline!r}.")
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -132,7 +126,7 @@ class GECI(Sensor):
         out["dFF_1AP"] = self.dFF_1AP
         return out
 
-    def replace(self, **params) -> "GECI":
+    def replace(self, **params) -> GECI:
         """A copy with some constants replaced, named as in :attr:`params` (SI units)."""
         where = {
             "K_d": lambda g: g.K_d,
@@ -154,9 +148,7 @@ class GECI(Sensor):
                 new = eqx.tree_at(lambda g: g.dFF_1AP, new, _optional_float(value), is_leaf=lambda x: x is None)
                 continue
             if key not in where or key not in self.params:
-                raise ValueError(
-                    f"replace() got unknown constant {key!r} for this GECI; known: {sorted(self.params)}."
-                )
+                raise ValueError(f"replace() got unknown constant {key!r} for this GECI; known: {sorted(self.params)}.")
             check_constant(key, value, unit="SI", allow_zero=key in ("B_T", "kappa_S", "dCa_T", "A", "sigma_noise"))
             new = eqx.tree_at(where[key], new, as_float_array(value))
         return new
@@ -235,9 +227,7 @@ class GECI(Sensor):
             Ca = jnp.asarray(ca, dtype=state.Ca.dtype)
         CaB = self.bind_act_model.active(state.bind, Ca, self.Ca_rest)
         H_rest = hill(self.Ca_rest, self.K_d, self.n_H)
-        dFF = self.exc_model.factor(Ca.shape[0]) * rho_rel * self.dFF_max * (
-            hill(CaB, self.K_d, self.n_H) - H_rest
-        )
+        dFF = self.exc_model.factor(Ca.shape[0]) * rho_rel * self.dFF_max * (hill(CaB, self.K_d, self.n_H) - H_rest)
         if self.dff_baseline == "rest":
             dFF = dFF / (1.0 + self.dFF_max * H_rest)
         out = {"dFF": dFF, "Ca": Ca, "CaB_active": CaB}
@@ -349,4 +339,3 @@ def dc_gain(bind: DoubExpCalBindingActivation):
     """DC gain of the double-exponential kernel, ``A tau_off**2 / (tau_on + tau_off)``
     (dimensionless)."""
     return bind.A * bind.tau_off**2 / (bind.tau_on + bind.tau_off)
-

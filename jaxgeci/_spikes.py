@@ -58,7 +58,7 @@ class SpikeTrains(eqx.Module):
         self.n_neurons = n_neurons
 
     @classmethod
-    def from_times(cls, times_s, neurons, dt: float, n_steps: int, n_neurons: int) -> "SpikeTrains":
+    def from_times(cls, times_s, neurons, dt: float, n_steps: int, n_neurons: int) -> SpikeTrains:
         """Spike times (s) -> events on the grid ``t_k = k dt``.
 
         A spike at time ``t`` goes to step ``floor(t/dt + 1e-9)`` (the small offset absorbs
@@ -79,13 +79,12 @@ class SpikeTrains(eqx.Module):
         if np.any(bad):
             t = times[bad][0]
             raise ValueError(
-                f"spike time {t!r} s is outside the time grid [0, {n_steps * dt!r}) s "
-                f"(n_steps={n_steps}, dt={dt})."
+                f"spike time {t!r} s is outside the time grid [0, {n_steps * dt!r}) s (n_steps={n_steps}, dt={dt})."
             )
         return cls(steps=steps, neurons=neurons, n_steps=n_steps, n_neurons=n_neurons)
 
     @classmethod
-    def from_dense(cls, spikes) -> "SpikeTrains":
+    def from_dense(cls, spikes) -> SpikeTrains:
         """Events from dense ``(time, neurons)`` non-negative integer counts."""
         arr = np.asarray(spikes)
         if arr.ndim != 2:

@@ -53,9 +53,7 @@ def check_constant(
     where = f"{owner}.{name}" if owner else name
     ndim = jnp.ndim(value)
     if ndim > 1:
-        raise ValueError(
-            f"{where} must be a scalar or a (neurons,) array, got shape {jnp.shape(value)}."
-        )
+        raise ValueError(f"{where} must be a scalar or a (neurons,) array, got shape {jnp.shape(value)}.")
     if not is_concrete(value):
         return
     arr = np.asarray(value, dtype=float)

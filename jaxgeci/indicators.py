@@ -46,12 +46,24 @@ PRESETS: dict[str, PresetSpec] = {
     "gcamp6f": PresetSpec("GCaMP6f", 290e-9, 2.7, 25.2, 1.24, 0.735, 76.1251, 0.8535, 98.6173),
     "gcamp6s": PresetSpec("GCaMP6s", 147e-9, 2.45, 27.2, 1.0, 1.0, 54.6943, 0.4526, 68.5461),
     "gcamp3": PresetSpec(
-        "GCaMP3", 287e-9, 2.52, 12.0, (3.9 / 2.1) / (13.3 / 4.4), 3.9 / 13.3, 0.05, 1.0, 1.0,
+        "GCaMP3",
+        287e-9,
+        2.52,
+        12.0,
+        (3.9 / 2.1) / (13.3 / 4.4),
+        3.9 / 13.3,
+        0.05,
+        1.0,
+        1.0,
         source="NAOMi; noise and 1-AP ΔF/F from Dana et al. 2019 (GCaMP3 is not in Zhang 2023)",
     ),
     "ogb1": PresetSpec("OGB-1", 250e-9, 1.0, 14.0, 1.0, None, source="NAOMi; sigma_noise unknown, GCaMP6s value"),
-    "gcamp6rs09": PresetSpec("GCaMP6-RS09", 520e-9, 3.2, 25.0, 1.0, None, source="NAOMi; sigma_noise unknown, GCaMP6s value"),
-    "gcamp6rs06": PresetSpec("GCaMP6-RS06", 320e-9, 3.0, 15.0, 1.0, None, source="NAOMi; sigma_noise unknown, GCaMP6s value"),
+    "gcamp6rs09": PresetSpec(
+        "GCaMP6-RS09", 520e-9, 3.2, 25.0, 1.0, None, source="NAOMi; sigma_noise unknown, GCaMP6s value"
+    ),
+    "gcamp6rs06": PresetSpec(
+        "GCaMP6-RS06", 320e-9, 3.0, 15.0, 1.0, None, source="NAOMi; sigma_noise unknown, GCaMP6s value"
+    ),
     "jgcamp7f": PresetSpec("jGCaMP7f", 174e-9, 2.3, 30.2, 0.72, 1.71),
     "jgcamp7s": PresetSpec("jGCaMP7s", 68e-9, 2.49, 40.4, 0.33, 4.96),
     "jgcamp7b": PresetSpec("jGCaMP7b", 82e-9, 3.06, 22.1, 0.25, 4.64),
@@ -84,7 +96,9 @@ def preset_defaults(key: str) -> dict:
 def _make(key: str):
     spec = PRESETS[key]
 
-    def preset(light_dependent: bool = False, doub_exp_conv: bool = True, pre_existing_cal: bool = False, **overrides) -> GECI:
+    def preset(
+        light_dependent: bool = False, doub_exp_conv: bool = True, pre_existing_cal: bool = False, **overrides
+    ) -> GECI:
         params = preset_defaults(key)
         if any(k in overrides for k in ("ca_amp", "t_on", "t_off")):
             for k in ("A", "tau_on", "tau_off"):
@@ -95,14 +109,19 @@ def _make(key: str):
     preset.__name__ = key
     preset.__qualname__ = key
     has_kernel = spec.ca_amp is not None
+    dff1ap = "None (unknown)" if spec.dFF_1AP_rel is None else f"{spec.dFF_1AP_rel * GCAMP6S_DFF_1AP:.6g}"
+    if has_kernel:
+        kernel = (
+            f"Kernel: ca_amp={spec.ca_amp:g}, t_on={spec.t_on:g}, t_off={spec.t_off:g} (NAOMi), i.e. "
+            f"A={spec.ca_amp / 0.01:g} 1/s, tau_on={1 / spec.t_on:.6g} s, tau_off={1 / spec.t_off:.6g} s."
+        )
+    else:
+        kernel = "No double-exponential kernel constants: use doub_exp_conv=False or pass A, tau_on, tau_off."
     preset.__doc__ = f"""{spec.name} preset (Cleo 0.20 defaults).
 
     ``K_d = {spec.K_d:g} M``, ``n_H = {spec.n_H}``, ``dFF_max = {spec.dFF_max}``,
-    ``sigma_noise = {spec.sigma_noise_rel * GCAMP6S_SIGMA:.6g}``, ``dFF_1AP = {
-        'None (unknown)' if spec.dFF_1AP_rel is None else f'{spec.dFF_1AP_rel * GCAMP6S_DFF_1AP:.6g}'}``.
-    {'Kernel: ca_amp=%g, t_on=%g, t_off=%g (NAOMi), i.e. A=%g 1/s, tau_on=%.6g s, tau_off=%.6g s.'
-     % (spec.ca_amp, spec.t_on, spec.t_off, spec.ca_amp / 0.01, 1 / spec.t_on, 1 / spec.t_off)
-     if has_kernel else 'No double-exponential kernel constants: use doub_exp_conv=False or pass A, tau_on, tau_off.'}
+    ``sigma_noise = {spec.sigma_noise_rel * GCAMP6S_SIGMA:.6g}``, ``dFF_1AP = {dff1ap}``.
+    {kernel}
     Source: {spec.source}.
 
     Args:

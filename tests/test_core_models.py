@@ -3,13 +3,24 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference_cases import load_manifest
 
 import jaxgeci as jg
-from reference_cases import load_manifest
 
 
 MANIFEST = load_manifest()
-PRESET_NAMES = ["gcamp6f", "gcamp6s", "gcamp3", "ogb1", "gcamp6rs09", "gcamp6rs06", "jgcamp7f", "jgcamp7s", "jgcamp7b", "jgcamp7c"]
+PRESET_NAMES = [
+    "gcamp6f",
+    "gcamp6s",
+    "gcamp3",
+    "ogb1",
+    "gcamp6rs09",
+    "gcamp6rs06",
+    "jgcamp7f",
+    "jgcamp7s",
+    "jgcamp7b",
+    "jgcamp7c",
+]
 NO_KERNEL = ["ogb1", "gcamp6rs09", "gcamp6rs06", "jgcamp7f", "jgcamp7s", "jgcamp7b", "jgcamp7c"]
 
 
@@ -32,7 +43,20 @@ def test_preset_constants_match_cleo(name, sp):
     has_kernel = sp.get("A") is not None
     sensor = fn(doub_exp_conv=has_kernel)
     params = sensor.params
-    for key in ("K_d", "n_H", "dFF_max", "Ca_rest", "gamma", "B_T", "kappa_S", "dCa_T", "sigma_noise", "A", "tau_on", "tau_off"):
+    for key in (
+        "K_d",
+        "n_H",
+        "dFF_max",
+        "Ca_rest",
+        "gamma",
+        "B_T",
+        "kappa_S",
+        "dCa_T",
+        "sigma_noise",
+        "A",
+        "tau_on",
+        "tau_off",
+    ):
         if sp.get(key) is None:
             continue
         # float32 storage by default: compare at float32 resolution
@@ -117,8 +141,20 @@ def test_light_dependent_is_not_implemented():
 
 @pytest.mark.parametrize(
     "key,value",
-    [("K_d", -1e-7), ("K_d", 0.0), ("n_H", float("nan")), ("dFF_max", -2.0), ("gamma", 0.0), ("Ca_rest", -5e-8),
-     ("tau_on", 0.0), ("tau_off", -0.01), ("B_T", -1.0), ("kappa_S", float("inf")), ("sigma_noise", -0.1), ("dFF_1AP", 0.0)],
+    [
+        ("K_d", -1e-7),
+        ("K_d", 0.0),
+        ("n_H", float("nan")),
+        ("dFF_max", -2.0),
+        ("gamma", 0.0),
+        ("Ca_rest", -5e-8),
+        ("tau_on", 0.0),
+        ("tau_off", -0.01),
+        ("B_T", -1.0),
+        ("kappa_S", float("inf")),
+        ("sigma_noise", -0.1),
+        ("dFF_1AP", 0.0),
+    ],
 )
 def test_bad_constants_raise_naming_argument(key, value):
     with pytest.raises(ValueError) as err:

@@ -45,7 +45,7 @@ def test_every_constant_gradient_matches_finite_differences(label, make, method,
     ca_pre = None
     if pre:
         t = np.arange(spikes.shape[0]) * DT
-        ca_pre = 5e-8 + 3e-7 * np.exp(-((t - 0.01) / 0.005) ** 2)[:, None] * np.ones((1, spikes.shape[1]))
+        ca_pre = 5e-8 + 3e-7 * np.exp(-(((t - 0.01) / 0.005) ** 2))[:, None] * np.ones((1, spikes.shape[1]))
     loss = _loss_fn(spikes, method, ca_pre)
     grads = eqx.filter_grad(loss)(sensor)
     params, static = eqx.partition(sensor, eqx.is_inexact_array)
@@ -66,23 +66,35 @@ def test_every_constant_gradient_matches_finite_differences(label, make, method,
         analytic = float(v) * float(g)
         # FD noise ~ eps*|L|/h ~ 1e-10 relative; 1e-6 of the largest sensitivity is generous
         assert abs(analytic - float(fd)) <= 1e-6 * scale + 1e-6 * abs(analytic), (
-            label, jax.tree_util.keystr(path), analytic, float(fd))
+            label,
+            jax.tree_util.keystr(path),
+            analytic,
+            float(fd),
+        )
 
 
 def test_grads_finite_in_float32_and_at_zero_calcium():
     sensor = jg.gcamp6f()
     g = eqx.filter_grad(_loss_fn(_spikes(), "cleo"))(sensor)
-    assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_inexact_array)))
+    assert all(
+        np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_inexact_array))
+    )
     # Ca = 0 in the input: H(0) = 0 with finite gradients (double-where)
     pre = jg.gcamp6f(pre_existing_cal=True, doub_exp_conv=False)
-    ca = np.zeros((20, 2)); ca[10:, 1] = 2e-7
+    ca = np.zeros((20, 2))
+    ca[10:, 1] = 2e-7
     g0 = eqx.filter_grad(lambda s: jnp.sum(jg.simulate(s, None, DT, ca_pre=ca).dFF))(pre)
-    assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(eqx.filter(g0, eqx.is_inexact_array)))
+    assert all(
+        np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(eqx.filter(g0, eqx.is_inexact_array))
+    )
 
 
 def test_filter_vmap_over_parameter_sets_equals_loop(x64):
     spikes = _spikes(T=300, N=4, seed=2)
-    sensors = [jg.gcamp6f(K_d=k, tau_off=t, gamma=gm) for k, t, gm in [(2.0e-7, 0.01, 250.0), (2.9e-7, 0.012, 292.3), (4e-7, 0.02, 400.0)]]
+    sensors = [
+        jg.gcamp6f(K_d=k, tau_off=t, gamma=gm)
+        for k, t, gm in [(2.0e-7, 0.01, 250.0), (2.9e-7, 0.012, 292.3), (4e-7, 0.02, 400.0)]
+    ]
     stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *sensors)
     batched = eqx.filter_vmap(lambda s: jg.simulate(s, spikes, DT, sample_every=3).dFF)(stacked)
     for i, s in enumerate(sensors):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from reference_cases import load_inputs, load_manifest, load_outputs, run_case
 
 

@@ -89,7 +89,8 @@ def test_event_lists_equal_dense_and_counts_add(x64):
     b = jg.simulate(s, ev, dt, sample_every=10)
     np.testing.assert_allclose(np.asarray(b.dFF), np.asarray(a.dFF), rtol=1e-12, atol=0)
     # c spikes in one step: Ca += c * dCa_T / (1 + kappa_S + kappa_B(Ca*))
-    one = np.zeros((3, 1)); one[0, 0] = 3
+    one = np.zeros((3, 1))
+    one[0, 0] = 3
     r = jg.simulate(s, one, dt)
     cm = s.cal_model
     Ca_star = float(cm.Ca_rest)  # at rest the ODE does not move Ca
@@ -113,7 +114,8 @@ def test_from_times_grid_rule():
 def test_dff_relative_to_rest_gcamp6s():
     """Issue 2 §6: GCaMP6s 1-AP peak 0.384 (apo) becomes 0.137 (rest) ~ Dana 2019's 0.133."""
     dt, T = 1e-4, 20000
-    spikes = np.zeros((T, 1)); spikes[100, 0] = 1
+    spikes = np.zeros((T, 1))
+    spikes[100, 0] = 1
     apo = float(jnp.max(jg.simulate(jg.gcamp6s(), spikes, dt, record=("dFF",)).dFF))
     rest = float(jnp.max(jg.simulate(jg.gcamp6s(dff_baseline="rest"), spikes, dt, record=("dFF",)).dFF))
     assert apo == pytest.approx(0.384, abs=0.001)
