@@ -127,7 +127,9 @@ def _check_rho(rho_rel, n_neurons):
     if is_concrete(rho_rel):
         arr = np.asarray(rho_rel, dtype=float)
         if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(f"rho_rel must be finite and >= 0 (dimensionless), got {arr if arr.size < 7 else 'an array with bad values'}.")
+            raise ValueError(
+                f"rho_rel must be finite and >= 0 (dimensionless), got {arr if arr.size < 7 else 'an array with bad values'}."
+            )
 
 
 def _check_leaf_shapes(sensor, n_neurons):
@@ -183,11 +185,7 @@ def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, recor
             spikes_c = xs["spikes"]
         elif kind == "events":
             dtype = jnp.result_type(float)
-            spikes_c = (
-                jnp.zeros((width, n_neurons), dtype)
-                .at[xs["local"], xs["who"]]
-                .add(1.0, mode="drop")
-            )
+            spikes_c = jnp.zeros((width, n_neurons), dtype).at[xs["local"], xs["who"]].add(1.0, mode="drop")
         else:
             spikes_c = jnp.zeros((width, n_neurons), jnp.result_type(float))
         ca_c = xs.get("ca")
@@ -213,6 +211,100 @@ def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, recor
     xs.pop("idx", None)
     final, obs = jax.lax.scan(body, state0, xs)
     return final, {k: v[:-1] for k, v in obs.items()}
+
+
+# Event spikes on the regular path: a read period's dense (k, neurons) block is built at once
+# when it fits in ~1 MiB (cache-resident, fastest for small populations); beyond that each step
+# scatters its own few events into a (neurons,) vector (measured on CPU: see benchmarks/).
+_CHUNK_DENSE_MAX = 2**18
+_PER_STEP_EVENTS = None  # None: choose by size; True/False force a layout (benchmarks)
+
+
+def _step_events(spk: SpikeTrains, n_steps: int):
+    """Per-step padded neuron lists ``(n_steps, width)`` (pad = ``n_neurons``, dropped), or
+    ``None`` when spikes bunch so much that the padded table would dwarf the event list."""
+    steps = np.asarray(spk.steps, dtype=np.int64)
+    neurons = np.asarray(spk.neurons, dtype=np.int64)
+    counts = np.bincount(steps, minlength=n_steps)
+    width = max(1, int(counts.max()) if counts.size else 1)
+    if n_steps * width > 4 * steps.size + 8 * n_steps:
+        return None
+    order = np.argsort(steps, kind="stable")
+    steps, neurons = steps[order], neurons[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(steps.size) - starts[steps]
+    who = np.full((n_steps, width), spk.n_neurons, dtype=np.int32)
+    who[steps, slot] = neurons
+    return who
+
+
+@eqx.filter_jit
+def _run_regular(
+    sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, k, n_full, tail, record, checkpoint, unroll
+):
+    """Reads every ``k`` steps from step 0: no per-step masks, no gathers. ``n_full`` chunks of
+    exactly ``k`` steps each end in a read; ``tail`` (1..k) steps end the run unread."""
+    kind = inputs["kind"]
+    dtype = jnp.result_type(float)
+    split = n_full * k
+
+    def cut(x):  # (T, ...) -> (n_full, k, ...), (tail, ...)
+        return x[:split].reshape((n_full, k) + x.shape[1:]), x[split:]
+
+    main, rest = {}, {}
+    if kind == "dense":
+        main["spikes"], rest["spikes"] = cut(inputs["spikes"])
+    elif kind == "steps":
+        main["who"], rest["who"] = cut(inputs["who"])
+    elif kind == "events":  # per read period: (n_full + 1, width) local steps and neurons
+        main["local"], main["cwho"] = inputs["local"][:n_full], inputs["who"][:n_full]
+    if "ca_pre" in inputs:
+        ca = inputs["ca_pre"]
+        main["ca"], rest["ca"] = cut(ca)
+        main["ca_read"] = ca[k : split + 1 : k]
+
+    def spikes_of(ys):
+        if "spikes" in ys:
+            return ys["spikes"]
+        if kind == "steps":
+            return jnp.zeros((n_neurons,), dtype).at[ys["who"]].add(1.0, mode="drop")
+        return jnp.zeros((n_neurons,), dtype)
+
+    def step_body(st, ys):
+        return sensor.advance(st, spikes_of(ys), dt, ys.get("ca"), method=method), None
+
+    def dense_chunk(local, cwho, length):
+        return jnp.zeros((length, n_neurons), dtype).at[local, cwho].add(1.0, mode="drop")
+
+    def chunk_body(state, xs):
+        ys = {key: v for key, v in xs.items() if key not in ("ca_read", "local", "cwho")}
+        if "local" in xs:
+            ys["spikes"] = dense_chunk(xs["local"], xs["cwho"], k)
+        if ys:
+            state, _ = jax.lax.scan(step_body, state, ys, unroll=unroll)
+        else:
+            state, _ = jax.lax.scan(lambda st, _: step_body(st, {}), state, None, length=k, unroll=unroll)
+        obs = sensor.observe(state, rho_rel, xs.get("ca_read"))
+        return state, {key: obs[key] for key in record}
+
+    body = jax.checkpoint(chunk_body, prevent_cse=False) if checkpoint else chunk_body
+    obs0 = sensor.observe(state0, rho_rel, inputs["ca_pre"][0] if "ca_pre" in inputs else None)
+    obs0 = {key: obs0[key] for key in record}
+    if n_full:
+        if main:
+            state, obs = jax.lax.scan(body, state0, main)
+        else:
+            state, obs = jax.lax.scan(lambda st, _: body(st, {}), state0, None, length=n_full)
+        obs = {key: jnp.concatenate([obs0[key][None], obs[key]]) for key in record}
+    else:
+        state, obs = state0, {key: obs0[key][None] for key in record}
+    if kind == "events":
+        rest["spikes"] = dense_chunk(inputs["local"][n_full], inputs["who"][n_full], tail)
+    if rest:
+        final, _ = jax.lax.scan(step_body, state, rest, unroll=unroll)
+    else:
+        final, _ = jax.lax.scan(lambda st, _: step_body(st, {}), state, None, length=tail, unroll=unroll)
+    return final, obs
 
 
 def simulate(
@@ -310,10 +402,70 @@ def simulate(
     _check_leaf_shapes(sensor, N)
 
     reads, rate = read_schedule(
-        T, dt, sample_every=sample_every, sample_period=sample_period, sample_rate=sample_rate, sample_times=sample_times
+        T,
+        dt,
+        sample_every=sample_every,
+        sample_period=sample_period,
+        sample_rate=sample_rate,
+        sample_times=sample_times,
     )
     if sensor.needs_ca_input and reads.max() >= T:
-        raise ValueError("sample_times of a pre-existing-Ca sensor must be < n_steps*dt (ca_pre has no value at n_steps).")
+        raise ValueError(
+            "sample_times of a pre-existing-Ca sensor must be < n_steps*dt (ca_pre has no value at n_steps)."
+        )
+    names = sensor.trace_names()
+    if record is None:
+        record = names
+    else:
+        record = tuple(record)
+        unknown = [r for r in record if r not in names]
+        if unknown:
+            raise ValueError(f"record has unknown trace(s) {unknown}; this sensor has {names}.")
+        if "dFF" not in record:
+            record = ("dFF",) + record
+    if state0 is None:
+        state0 = sensor.init(N)
+    rho_rel = jnp.asarray(rho_rel, dtype=float)
+
+    k_reg = int(reads[1] - reads[0]) if reads.size > 1 else T
+    regular = reads[0] == 0 and k_reg >= 1 and np.all(np.diff(reads) == k_reg) and reads[-1] < T <= reads[-1] + k_reg
+    per_step = _PER_STEP_EVENTS if _PER_STEP_EVENTS is not None else k_reg * N > _CHUNK_DENSE_MAX
+    who = _step_events(spikes, T) if regular and kind == "events" and per_step else None
+    if regular:
+        # Fast path (regular reads from step 0, e.g. sample_every/sample_period): the scan
+        # runs over whole read periods of k steps, without per-step masks or gathers, and
+        # event spikes are scattered per step from a small padded table (never densified).
+        inputs = {"kind": "steps" if who is not None else kind}
+        if kind == "dense":
+            inputs["spikes"] = jnp.asarray(spikes, dtype=float)
+        elif who is not None:
+            inputs["who"] = jnp.asarray(who)
+        elif kind == "events":
+            local, cwho = _chunk_events(spikes, np.concatenate([reads, [T]]).astype(np.int64))
+            inputs["local"], inputs["who"] = jnp.asarray(local), jnp.asarray(cwho)
+        if sensor.needs_ca_input:
+            inputs["ca_pre"] = jnp.asarray(ca_pre, dtype=float)
+        n_full = reads.size - 1
+        final, obs = _run_regular(
+            sensor,
+            state0,
+            inputs,
+            rho_rel,
+            dt=dt,
+            method=resolved,
+            n_neurons=N,
+            k=k_reg,
+            n_full=n_full,
+            tail=T - n_full * k_reg,
+            record=record,
+            checkpoint=checkpoint,
+            unroll=unroll,
+        )
+        steps = jnp.asarray(reads)
+        return SimulationResult(
+            t=steps * dt, steps=steps, dFF=obs["dFF"], traces=obs, final_state=final, dt=dt, sample_rate_hz=rate
+        )
+
     bounds = np.concatenate([[0], reads, [T]]).astype(np.int64)
     lengths = np.diff(bounds)
     width = max(1, int(lengths.max()))
@@ -336,24 +488,11 @@ def simulate(
     if kind != "dense" and not sensor.needs_ca_input:
         inputs.pop("idx", None)
 
-    names = sensor.trace_names()
-    if record is None:
-        record = names
-    else:
-        record = tuple(record)
-        unknown = [r for r in record if r not in names]
-        if unknown:
-            raise ValueError(f"record has unknown trace(s) {unknown}; this sensor has {names}.")
-        if "dFF" not in record:
-            record = ("dFF",) + record
-    if state0 is None:
-        state0 = sensor.init(N)
-
     final, obs = _run(
         sensor,
         state0,
         inputs,
-        jnp.asarray(rho_rel, dtype=float),
+        rho_rel,
         dt=dt,
         method=resolved,
         n_neurons=N,
