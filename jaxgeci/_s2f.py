@@ -30,7 +30,7 @@ from ._validation import _short, as_float_array, check_constant, check_dt, is_co
 
 LOCATIONS = ("cytoplasm", "membrane")
 S2F_BASELINES = ("paper", "rest")
-_TAU_MAX = 100.0  # s; larger "time constants" are almost surely milliseconds passed as seconds
+_TAU_MAX = 20.0  # s; slowest published decay is 1.7 s: larger values are almost surely ms
 CONSTANTS = ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")
 """Names of the model constants (array leaves of :class:`S2F`), in the paper's column order."""
 
@@ -109,6 +109,19 @@ def _peak_delay(tau_r, tau_d1, tau_d2, r):
         newton = d - g1 / jnp.where(ok, g2, -1.0)
         d = jnp.where(ok, jnp.clip(newton, a, b), d)
     return d
+
+
+# jitted: run eagerly (e.g. by the Scope at inject time) these small searches would otherwise
+# dispatch hundreds of tiny ops one by one
+_peak_delay_vec = jax.jit(jnp.vectorize(_peak_delay))
+
+
+@eqx.filter_jit
+def _dff_1ap(sensor):
+    d = sensor.peak_delay_1AP
+    rise = -jnp.expm1(-d / sensor.tau_r)
+    c = (jnp.exp(-d / sensor.tau_d1) + sensor.r * jnp.exp(-d / sensor.tau_d2)) * rise
+    return sensor.dff_of_latent(c)
 
 
 class S2F(Sensor):
@@ -224,8 +237,7 @@ class S2F(Sensor):
     def peak_delay_1AP(self):
         """Time (s) from a spike to the peak of its kernel (continuous time), scalar or
         ``(neurons,)``."""
-        f = jnp.vectorize(_peak_delay)
-        return f(self.tau_r, self.tau_d1, self.tau_d2, self.r)
+        return _peak_delay_vec(self.tau_r, self.tau_d1, self.tau_d2, self.r)
 
     @property
     def dFF_1AP(self):
@@ -234,11 +246,7 @@ class S2F(Sensor):
         grid plus Newton search, see ``_peak_delay``), with this sensor's baseline convention
         and ``rho_rel = 1``. On a 1 ms grid the sampled peak is at most ~0.1% lower (jGCaMP8m:
         0.6088 here vs 0.6087 sampled). Differentiable w.r.t. every constant."""
-        d = self.peak_delay_1AP
-        c = jnp.exp(-d / self.tau_d1) * -jnp.expm1(-d / self.tau_r) + self.r * jnp.exp(
-            -d / self.tau_d2
-        ) * -jnp.expm1(-d / self.tau_r)
-        return self.dff_of_latent(c)
+        return _dff_1ap(self)
 
     def kernel(self, delay):
         """The single-spike latent kernel ``c(Δ)`` (dimensionless) at delays ``Δ`` (s); 0 for
