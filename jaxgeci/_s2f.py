@@ -210,7 +210,7 @@ class S2F(Sensor):
         out["sigma_noise"] = self.sigma_noise
         return out
 
-    def replace(self, **params) -> "S2F":
+    def replace(self, **params) -> S2F:
         """A copy with some constants (keys of :attr:`params`) or ``location``, ``name``,
         ``dff_baseline`` replaced; validated like the constructor."""
         known = set(self.params) | {"location", "name", "dff_baseline"}
@@ -304,7 +304,7 @@ class S2F(Sensor):
 
     # ------------------------------------------------------------------ batching
     @staticmethod
-    def stack(sensors, name: str | None = None) -> "S2F":
+    def stack(sensors, name: str | None = None) -> S2F:
         """Stack scalar-constant S2F sensors into one whose constants have a leading batch
         axis, for ``eqx.filter_vmap`` (e.g. ``eqx.filter_vmap(lambda s: simulate(s, spikes,
         dt).dFF)(S2F.stack([s2f("jGCaMP8f"), s2f("jGCaMP8m")]))``). The static fields must
@@ -320,7 +320,9 @@ class S2F(Sensor):
         for s in sensors:
             for k, v in s.params.items():
                 if jnp.ndim(v) != 0:
-                    raise ValueError(f"S2F.stack needs scalar constants; {s.name or 'a sensor'}.{k} has shape {jnp.shape(v)}.")
+                    raise ValueError(
+                        f"S2F.stack needs scalar constants; {s.name or 'a sensor'}.{k} has shape {jnp.shape(v)}."
+                    )
         label = name if name is not None else "|".join(s.name for s in sensors)
         same = [dataclasses.replace(s, name=label) for s in sensors]
         return jax.tree.map(lambda *xs: jnp.stack(xs), *same)
@@ -360,24 +362,123 @@ _S6F, _S6S, _S7F = _sigma("gcamp6f"), _sigma("gcamp6s"), _sigma("jgcamp7f")
 S2F_PRESETS: dict[str, S2FPresetSpec] = {
     spec.name.lower(): spec
     for spec in (
-        S2FPresetSpec("jGCaMP8f", 1.85, 34.07, 263.70, 0.48, 6.1043797, 4.17057528, 0.39053296, -1.001,
-                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8f)"),
-        S2FPresetSpec("jGCaMP8m", 2.46, 41.64, 245.80, 0.28, 7.45464483, 2.69111721, 0.36000789, -2.05088,
-                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8m)"),
-        S2FPresetSpec("jGCaMP8s", 5.65, 86.26, 465.45, 0.19, 7.45579182, 1.28241713, 0.34372099, -2.91932,
-                      _S7F, "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8s)"),
-        S2FPresetSpec("jGCaMP7f", 16.21, 95.27, 398.22, 0.24, 6.84124734, 5.5621592, 0.42321225, -0.59348,
-                      _S7F, "jgcamp7f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)"),
-        S2FPresetSpec("XCaMP-Gf", 13.93, 99.38, 312.85, 0.20, 2.36379296, 3.93607549, 0.47166752, -0.31937,
-                      _S6S, "placeholder: the GCaMP6s GECI preset's value (not measured for XCaMP-Gf)"),
-        S2FPresetSpec("GCaMP6s", 50.81, 1702.21, None, 0.0, 3.334, 3.142, 1.332, -0.049982,
-                      _S6S, "gcamp6s GECI preset (Dana et al. 2019)"),
-        S2FPresetSpec("GCaMP6s-TG", 133.01, 1262.78, None, 0.0, 3.596, 3.303, 2.897, -0.000251,
-                      _S6S, "gcamp6s GECI preset (same protein; transgenic expression not accounted for)"),
-        S2FPresetSpec("GCaMP6f", 9.98, 682.58, None, 0.0, 1.905, 3.197, 1.410, -0.020769,
-                      _S6F, "gcamp6f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)"),
-        S2FPresetSpec("GCaMP6f-TG", 20.82, 629.74, None, 0.0, 2.818, 5.821, 1.046, -0.006377,
-                      _S6F, "gcamp6f GECI preset (same protein; transgenic expression not accounted for)"),
+        S2FPresetSpec(
+            "jGCaMP8f",
+            1.85,
+            34.07,
+            263.70,
+            0.48,
+            6.1043797,
+            4.17057528,
+            0.39053296,
+            -1.001,
+            _S7F,
+            "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8f)",
+        ),
+        S2FPresetSpec(
+            "jGCaMP8m",
+            2.46,
+            41.64,
+            245.80,
+            0.28,
+            7.45464483,
+            2.69111721,
+            0.36000789,
+            -2.05088,
+            _S7F,
+            "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8m)",
+        ),
+        S2FPresetSpec(
+            "jGCaMP8s",
+            5.65,
+            86.26,
+            465.45,
+            0.19,
+            7.45579182,
+            1.28241713,
+            0.34372099,
+            -2.91932,
+            _S7F,
+            "placeholder: the jGCaMP7f GECI preset's value (not measured for jGCaMP8s)",
+        ),
+        S2FPresetSpec(
+            "jGCaMP7f",
+            16.21,
+            95.27,
+            398.22,
+            0.24,
+            6.84124734,
+            5.5621592,
+            0.42321225,
+            -0.59348,
+            _S7F,
+            "jgcamp7f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)",
+        ),
+        S2FPresetSpec(
+            "XCaMP-Gf",
+            13.93,
+            99.38,
+            312.85,
+            0.20,
+            2.36379296,
+            3.93607549,
+            0.47166752,
+            -0.31937,
+            _S6S,
+            "placeholder: the GCaMP6s GECI preset's value (not measured for XCaMP-Gf)",
+        ),
+        S2FPresetSpec(
+            "GCaMP6s",
+            50.81,
+            1702.21,
+            None,
+            0.0,
+            3.334,
+            3.142,
+            1.332,
+            -0.049982,
+            _S6S,
+            "gcamp6s GECI preset (Dana et al. 2019)",
+        ),
+        S2FPresetSpec(
+            "GCaMP6s-TG",
+            133.01,
+            1262.78,
+            None,
+            0.0,
+            3.596,
+            3.303,
+            2.897,
+            -0.000251,
+            _S6S,
+            "gcamp6s GECI preset (same protein; transgenic expression not accounted for)",
+        ),
+        S2FPresetSpec(
+            "GCaMP6f",
+            9.98,
+            682.58,
+            None,
+            0.0,
+            1.905,
+            3.197,
+            1.410,
+            -0.020769,
+            _S6F,
+            "gcamp6f GECI preset (Zhang 2023 Supp. Tab. 1 x Dana 2019)",
+        ),
+        S2FPresetSpec(
+            "GCaMP6f-TG",
+            20.82,
+            629.74,
+            None,
+            0.0,
+            2.818,
+            5.821,
+            1.046,
+            -0.006377,
+            _S6F,
+            "gcamp6f GECI preset (same protein; transgenic expression not accounted for)",
+        ),
     )
 }
 """S2F presets keyed by lower-case name (times in ms as published)."""

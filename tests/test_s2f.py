@@ -24,7 +24,17 @@ GOLDEN = {
     "GCaMP6s": [(0.105, 180), (0.984, 334), (3.282, 301)],
     "GCaMP6f": [(0.054, 42), (0.473, 233), (1.883, 202)],
 }
-ALL_PRESETS = ["jGCaMP8f", "jGCaMP8m", "jGCaMP8s", "jGCaMP7f", "XCaMP-Gf", "GCaMP6s", "GCaMP6s-TG", "GCaMP6f", "GCaMP6f-TG"]
+ALL_PRESETS = [
+    "jGCaMP8f",
+    "jGCaMP8m",
+    "jGCaMP8s",
+    "jGCaMP7f",
+    "XCaMP-Gf",
+    "GCaMP6s",
+    "GCaMP6s-TG",
+    "GCaMP6f",
+    "GCaMP6f-TG",
+]
 CONSTS = ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")
 
 
@@ -33,7 +43,7 @@ def golden_spikes(n_steps=N_STEPS):
     sp = np.zeros((n_steps, 3), np.float32)
     sp[0, 0] = 1
     sp[[k for k in (0, 100, 200) if k < n_steps], 1] = 1
-    sp[0:min(200, n_steps):20, 2] = 1
+    sp[0 : min(200, n_steps) : 20, 2] = 1
     return sp
 
 
@@ -326,7 +336,9 @@ def test_vmap_over_stacked_presets_equals_loop():
     assert out.shape == (3, 300, 3)
     for i, n in enumerate(names):
         # float32, same operations (batched): equal up to rounding
-        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(jg.simulate(s2f(n), sp, DT).dFF), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(out[i]), np.asarray(jg.simulate(s2f(n), sp, DT).dFF), rtol=1e-5, atol=1e-6
+        )
     with pytest.raises(ValueError, match="dff_baseline"):
         S2F.stack([s2f("jGCaMP8f"), s2f("jGCaMP8m", dff_baseline="rest")])
 
