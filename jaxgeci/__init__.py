@@ -65,3 +65,31 @@ from ._scope import (
 )
 from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope
 from ._neo import scope_to_neo as scope_to_neo
+
+# Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
+from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
+from ._recording import Recording as Recording, load_recording as load_recording
+from ._baseline import bspline_basis as bspline_basis
+from ._project import RecordingBatch as RecordingBatch, make_batch as make_batch, unit_trace as unit_trace
+from ._fit import (
+    FitConfig as FitConfig,
+    FitResult as FitResult,
+    constant_names as constant_names,
+    evaluate as evaluate,
+    explained_variance as explained_variance,
+    fit as fit,
+    make_params as make_params,
+    sensor_constants as sensor_constants,
+)
+from ._results import (
+    MODELS as MODELS,
+    ModelSpec as ModelSpec,
+    get_model as get_model,
+    load_results as load_results,
+    parameter_set as parameter_set,
+    register_model as register_model,
+    select_parameter_set as select_parameter_set,
+    sensor_from_results as sensor_from_results,
+    write_results as write_results,
+)
+from ._synthetic import synthetic_recording as synthetic_recording

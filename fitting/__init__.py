@@ -1,0 +1,1 @@
+"""Runnable fitting pipelines (``python -m fitting fit|evaluate ...``); public jaxgeci API only."""

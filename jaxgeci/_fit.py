@@ -1,0 +1,424 @@
+"""Fit indicator constants to recordings (ΔF/F + spikes) with Optax, all cells in one batch.
+
+Design (see ``fitting/README.md``):
+
+- The trainable tree is the sensor itself with the free constants wrapped in
+  :class:`jaxgeci.Positive` (log space); ``unwrap`` resolves them at the top of the loss. The
+  free set is an Equinox filter spec: ``eqx.partition(params, is_free)`` splits trainable and
+  frozen leaves, so frozen constants never move. A constant may be shared (scalar) or per cell
+  (a ``(cells,)`` leaf, mapped with ``eqx.filter_vmap(in_axes=0)``).
+- Loss = mean over cells of ``1 - EV``; each cell's nuisance terms (amplitude, B-spline
+  baseline, lag) are solved inside the loss (:func:`jaxgeci._project.project`).
+- Gradients run on a segmented simulation (parallel segments with a warm-up), evaluation on the
+  exact sequential one.
+- Adam (default) or L-BFGS; multi-start by screening random starts with the (cheap) loss and
+  optimising the best; checkpoints with ``eqx.tree_serialise_leaves`` every few steps so that
+  a resumed fit equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._constraints import Bounded, Positive, Real, _is_wrapper, unwrap
+from ._project import (
+    Projection,
+    RecordingBatch,
+    lag_grid,
+    make_batch,
+    model_frames,
+    project,
+    unit_trace,
+    unit_trace_segmented,
+)
+from ._recording import DEFAULT_BURN_IN_S, Recording
+from ._sensor import Sensor
+
+
+# ---------------------------------------------------------------------------- named leaves
+
+
+def _path_name(path) -> str:
+    names = [k.name for k in path if isinstance(k, jax.tree_util.GetAttrKey) and k.name not in ("log", "raw", "value")]
+    return names[-1] if names else jax.tree_util.keystr(path)
+
+
+def constant_names(sensor) -> list[str]:
+    """Names of the sensor's inexact array leaves (the last attribute name on each path, e.g.
+    ``"gamma"`` for ``sensor.cal_model.gamma``): the constants that can be fitted."""
+    out = []
+    for path, leaf in jax.tree_util.tree_leaves_with_path(sensor):
+        if eqx.is_inexact_array(leaf):
+            out.append(_path_name(path))
+    return out
+
+
+def sensor_constants(sensor) -> dict:
+    """Every fittable constant by name, as Python floats (or lists for per-cell arrays), SI."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(sensor):
+        if eqx.is_inexact_array(leaf):
+            a = np.asarray(leaf, dtype=float)
+            out[_path_name(path)] = float(a) if a.ndim == 0 else a.tolist()
+    return out
+
+
+def make_params(sensor: Sensor, free, per_cell=(), n_cells: int = 1, constraints=None):
+    """Wrap the ``free`` constants of ``sensor`` in :class:`Positive` (log space; the default)
+    or the constraint named in ``constraints`` (``{name: "positive" | "real" | (lower,
+    upper)}``); those named in ``per_cell`` get one value per cell, ``(n_cells,)``.
+
+    Raises:
+        ValueError: a name is not a constant of the sensor, or a per-cell name is not free.
+    """
+    known = set(constant_names(sensor))
+    free, per_cell = tuple(free), tuple(per_cell)
+    bad = [n for n in free if n not in known]
+    if bad:
+        raise ValueError(f"free constants {bad} are not constants of this sensor; known: {sorted(known)}.")
+    bad = [n for n in per_cell if n not in free]
+    if bad:
+        raise ValueError(f"per_cell constants {bad} must also be free (free={list(free)}).")
+
+    def wrap(path, leaf):
+        if not eqx.is_inexact_array(leaf):
+            return leaf
+        name = _path_name(path)
+        if name not in free:
+            return leaf
+        v = jnp.asarray(leaf, dtype=float)
+        if name in per_cell:
+            v = jnp.broadcast_to(v, (n_cells,))
+        kind = (constraints or {}).get(name, "positive")
+        if kind == "positive":
+            return Positive(v)
+        if kind == "real":
+            return Real(v)
+        lo, hi = kind
+        eps = 1e-3 * (hi - lo)
+        return Bounded(jnp.clip(v, lo + eps, hi - eps), lo, hi)
+
+    return jax.tree_util.tree_map_with_path(wrap, sensor)
+
+
+def is_free(params):
+    """Filter spec: True on the leaves inside :class:`Positive`/:class:`Real`/:class:`Bounded`
+    wrappers (the free constants), False elsewhere."""
+    return jax.tree_util.tree_map(lambda x: _is_wrapper(x), params, is_leaf=_is_wrapper)
+
+
+def _cell_axes(sensor, per_cell):
+    return jax.tree_util.tree_map_with_path(
+        lambda p, x: 0 if (eqx.is_inexact_array(x) and _path_name(p) in per_cell) else None, sensor
+    )
+
+
+# ---------------------------------------------------------------------------- the loss
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """Static settings of a fit (SI units).
+
+    Attributes:
+        dt: fine simulation step (s).
+        method: integration method passed to ``sensor.advance``.
+        max_lag_s, lag_step_s: lag grid of the loss (s).
+        burn_in_s: frames in the first ``burn_in_s`` (s) are not scored.
+        segment_s, warmup_s: segmented simulation for gradients (s); ``segment_s=None`` runs
+            the exact sequential simulation.
+        per_cell: names of per-cell constants.
+    """
+
+    dt: float = 1e-3
+    method: str = "accurate"
+    max_lag_s: float = 0.05
+    lag_step_s: float = 0.005
+    burn_in_s: float = DEFAULT_BURN_IN_S
+    segment_s: float | None = 20.0
+    warmup_s: float = 5.0
+    per_cell: tuple = ()
+
+
+def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
+    axes = _cell_axes(sensor, cfg.per_cell)
+
+    def one(s, spikes):
+        if exact or cfg.segment_s is None:
+            return unit_trace(s, spikes, batch.dt, cfg.method)
+        return unit_trace_segmented(
+            s, spikes, batch.dt, cfg.method,
+            segment_steps=max(1, int(round(cfg.segment_s / batch.dt))),
+            warmup_steps=int(round(cfg.warmup_s / batch.dt)),
+        )
+
+    return eqx.filter_vmap(one, in_axes=(axes, 0))(sensor, batch.spikes)
+
+
+def project_batch(traces, batch: RecordingBatch, lags) -> Projection:
+    """:func:`project` for every cell of the batch (``vmap``)."""
+    return jax.vmap(project, in_axes=(0, 0, 0, 0, 0, 0, None, None))(
+        traces, batch.t_frames, batch.dff, batch.weight, batch.basis, batch.basis_mask, lags, batch.dt
+    )
+
+
+def batch_loss(params, batch: RecordingBatch, cfg: FitConfig, lags, exact: bool = False):
+    """Mean over cells of ``1 - EV`` (and the per-cell :class:`Projection`)."""
+    sensor = unwrap(params)
+    traces = _traces(sensor, batch, cfg, exact)
+    proj = project_batch(traces, batch, lags)
+    return jnp.mean(1.0 - proj.ev), proj
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+        sensor: the fitted sensor (per-cell constants as ``(cells,)`` leaves).
+        params: the fitted parameter tree (wrapped, for resuming or re-fitting).
+        constants: every constant by name (SI).
+        free, per_cell: the names that were fitted.
+        cells: per recording: ``ev`` (exact simulation), ``rho_rel``, ``lag_s``.
+        loss_history: training loss per step.
+        n_steps: optimisation steps done; ``time_s``: wall time (s) of this call.
+        start_losses: screening loss of each random start.
+    """
+
+    sensor: object
+    params: object
+    constants: dict
+    free: tuple
+    per_cell: tuple
+    cells: dict
+    loss_history: list
+    n_steps: int
+    time_s: float
+    start_losses: list
+    config: FitConfig
+
+
+def _config_hash(payload) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save_checkpoint(path, trainable, opt_state, step, history, meta):
+    tmp = path + ".tmp"
+    eqx.tree_serialise_leaves(tmp, (trainable, opt_state, jnp.asarray(step)))
+    os.replace(tmp, path)
+    with open(path + ".json.tmp", "w") as f:
+        json.dump({**meta, "step": step, "loss_history": history}, f)
+    os.replace(path + ".json.tmp", path + ".json")
+
+
+def _load_checkpoint(path, like, meta):
+    with open(path + ".json") as f:
+        info = json.load(f)
+    if info.get("hash") != meta["hash"]:
+        raise ValueError(
+            f"checkpoint {path!r} belongs to a different fit (settings hash {info.get('hash')} != "
+            f"{meta['hash']}); delete it or choose another checkpoint path."
+        )
+    trainable, opt_state, step = eqx.tree_deserialise_leaves(path, like)
+    return trainable, opt_state, int(step), list(info["loss_history"])
+
+
+def _perturb(trainable, key, spread):
+    leaves, treedef = jax.tree_util.tree_flatten(trainable)
+    keys = jax.random.split(key, max(1, len(leaves)))
+    new = [l + spread * jax.random.normal(k, jnp.shape(l), jnp.result_type(l)) for l, k in zip(leaves, keys)]
+    return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def fit(
+    recordings,
+    sensor: Sensor,
+    free,
+    *,
+    per_cell=(),
+    constraints=None,
+    n_steps: int = 150,
+    learning_rate: float = 0.05,
+    optimizer: str = "adam",
+    n_starts: int = 1,
+    start_spread: float = 0.5,
+    key=None,
+    config: FitConfig | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 10,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Fit the ``free`` constants of ``sensor`` to recordings, shared across cells (or per cell
+    for the names in ``per_cell``), under the fixed evaluation protocol.
+
+    Args:
+        recordings: :class:`Recording` objects (one indicator).
+        sensor: initial sensor (any :class:`jaxgeci.Sensor` whose constants are inexact
+            array leaves); its constants are the first start.
+        free: names of the constants to fit (see :func:`constant_names`); fitted in log space.
+        per_cell: subset of ``free`` fitted per cell.
+        constraints: ``{name: "positive" | "real" | (lower, upper)}`` (default positive).
+        n_steps: optimiser steps.
+        learning_rate: Adam step size in log space (0.05 = 5 % relative steps).
+        optimizer: ``"adam"`` (cosine-decayed) or ``"lbfgs"`` (optax.lbfgs, zoom line search).
+        n_starts: number of starts screened with the loss (start 0 = the given constants,
+            others perturbed by ``start_spread`` in log space); the best is optimised.
+        key: ``jax.random`` key for the starts (default ``key(0)``).
+        config: :class:`FitConfig` (dt, lags, segmentation).
+        checkpoint: file path; state is saved every ``checkpoint_every`` steps and at the end,
+            and an existing checkpoint of the same fit is resumed.
+        stop_after: stop after this many steps in this call (simulates an interruption).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        :class:`FitResult`.
+    """
+    from tqdm.auto import tqdm
+
+    cfg = config or FitConfig()
+    cfg = dataclasses.replace(cfg, per_cell=tuple(per_cell))
+    recs = list(recordings)
+    t_start = time.perf_counter()
+    batch = make_batch(recs, cfg.dt, burn_in_s=cfg.burn_in_s, max_lag_s=cfg.max_lag_s)
+    lags = jnp.asarray(lag_grid(cfg.max_lag_s, cfg.lag_step_s), dtype=float)
+    params0 = make_params(sensor, free, per_cell, batch.n_cells, constraints)
+    trainable, frozen = eqx.partition(params0, is_free(params0))
+
+    @eqx.filter_jit
+    def loss_fn(tr, b):
+        return batch_loss(eqx.combine(tr, frozen), b, cfg, lags)[0]
+
+    # ---- multi-start screening
+    key = jax.random.key(0) if key is None else key
+    start_losses = []
+    if n_starts > 1:
+        cands = [trainable] + [
+            _perturb(trainable, k, start_spread) for k in jax.random.split(key, n_starts - 1)
+        ]
+        start_losses = [float(loss_fn(c, batch)) for c in cands]
+        trainable = cands[int(np.nanargmin(start_losses))]
+
+    if optimizer == "adam":
+        sched = optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1)
+        optim = optax.adam(sched)
+    elif optimizer == "lbfgs":
+        optim = optax.lbfgs()
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}.")
+    opt_state = optim.init(trainable)
+
+    @eqx.filter_jit
+    def step(tr, st, b):
+        val, grads = eqx.filter_value_and_grad(loss_fn)(tr, b)
+        if optimizer == "lbfgs":
+            updates, st = optim.update(grads, st, tr, value=val, grad=grads, value_fn=lambda t: loss_fn(t, b))
+        else:
+            updates, st = optim.update(grads, st, tr)
+        return eqx.apply_updates(tr, updates), st, val
+
+    meta = {
+        "hash": _config_hash(
+            {
+                "names": batch.names, "free": list(free), "per_cell": list(per_cell), "n_steps": n_steps,
+                "lr": learning_rate, "opt": optimizer, "n_starts": n_starts, "spread": start_spread,
+                "cfg": dataclasses.asdict(cfg), "init": sensor_constants(sensor),
+            }
+        )
+    }
+    done, history = 0, []
+    ckpt = None if checkpoint is None else os.fspath(checkpoint)
+    if ckpt is not None and os.path.exists(ckpt) and os.path.exists(ckpt + ".json"):
+        trainable, opt_state, done, history = _load_checkpoint(ckpt, (trainable, opt_state, jnp.asarray(0)), meta)
+
+    todo = n_steps - done if stop_after is None else min(n_steps - done, stop_after)
+    with tqdm(total=n_steps, initial=done, disable=not progress, desc="fit", leave=False) as bar:
+        for _ in range(todo):
+            trainable, opt_state, val = step(trainable, opt_state, batch)
+            done += 1
+            history.append(float(val))
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(val):.4f}")
+            if ckpt is not None and (done % checkpoint_every == 0 or done == n_steps):
+                _save_checkpoint(ckpt, trainable, opt_state, done, history, meta)
+    if ckpt is not None and todo > 0:
+        _save_checkpoint(ckpt, trainable, opt_state, done, history, meta)
+
+    params = eqx.combine(trainable, frozen)
+    fitted = unwrap(params)
+    _, proj = jax.jit(lambda p: batch_loss(p, batch, cfg, lags, exact=True))(params)
+    cells = {
+        n: {"ev": float(proj.ev[i]), "rho_rel": float(proj.rho_rel[i]), "lag_s": float(proj.lag_s[i])}
+        for i, n in enumerate(batch.names)
+    }
+    return FitResult(
+        sensor=fitted, params=params, constants=sensor_constants(fitted), free=tuple(free),
+        per_cell=tuple(per_cell), cells=cells, loss_history=history, n_steps=done,
+        time_s=time.perf_counter() - t_start, start_losses=start_losses, config=cfg,
+    )
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    sensor: Sensor,
+    recordings,
+    *,
+    dt: float = 1e-3,
+    method: str = "accurate",
+    max_lag_s: float = 0.05,
+    lag_step_s: float = 0.001,
+    burn_in_s: float = DEFAULT_BURN_IN_S,
+) -> list[dict]:
+    """Evaluate frozen constants on recordings under the fixed protocol: per recording only
+    the B-spline baseline (knots >= 30 s apart), the amplitude ``rho_rel`` and one lag within
+    ``±max_lag_s`` (grid step ``lag_step_s``, s) are fitted; exact sequential simulation at
+    ``dt`` (s).
+
+    Returns:
+        One dict per recording: ``name``, ``ev``, ``rho_rel``, ``lag_s``, ``n_frames_scored``,
+        ``model`` (ΔF/F at the frame times, ``(T,)`` numpy) and ``baseline`` (``(T,)``).
+    """
+    out = []
+    lags = jnp.asarray(lag_grid(max_lag_s, lag_step_s), dtype=float)
+    run = eqx.filter_jit(lambda s, sp: unit_trace(s, sp, dt, method))
+    for rec in recordings:
+        b = make_batch([rec], dt, burn_in_s=burn_in_s, max_lag_s=max_lag_s)
+        trace = run(sensor, b.spikes[0])
+        proj = project(trace, b.t_frames[0], b.dff[0], b.weight[0], b.basis[0], b.basis_mask[0], lags, b.dt)
+        model = model_frames(trace, b.t_frames[0], b.basis[0], proj, b.dt)
+        T = rec.n_frames
+        out.append(
+            {
+                "name": rec.name,
+                "ev": float(proj.ev),
+                "rho_rel": float(proj.rho_rel),
+                "lag_s": float(proj.lag_s),
+                "n_frames_scored": int(np.sum(rec.eval_mask(burn_in_s))),
+                "model": np.asarray(model)[:T],
+                "baseline": np.asarray(b.basis[0] @ proj.baseline_coef)[:T],
+            }
+        )
+    return out
+
+
+def explained_variance(dff, model, t_frames, burn_in_s: float = DEFAULT_BURN_IN_S) -> float:
+    """``EV = 1 - mean((dff - model)^2) / var(dff)`` over frames with ``t >= t_frames[0] +
+    burn_in_s`` (s): the protocol's score, computable outside the project from saved traces."""
+    dff, model, t = (np.asarray(a, dtype=float) for a in (dff, model, t_frames))
+    m = t >= t[0] + burn_in_s
+    return float(1.0 - np.mean((dff[m] - model[m]) ** 2) / np.var(dff[m]))

@@ -1,0 +1,214 @@
+"""Recorded ΔF/F traces with simultaneously recorded spikes (DESIGN §7).
+
+One recording = frame times ``t_frames`` (s), ``dff`` (ΔF/F, a fraction), spike times
+``spike_times`` (s, same clock as the frames) and scalar metadata (``indicator``,
+``frame_rate_hz``, ``dataset``, ...). :func:`load_recording` reads the ``.npz`` format of
+``../shared/data/ground_truth/`` and validates it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+
+import numpy as np
+
+
+logger = logging.getLogger("jaxgeci")
+
+DEFAULT_BURN_IN_S = 2.0
+"""Frames in the first 2 s are excluded from the loss and the EV (unknown earlier spikes)."""
+
+MIN_EVAL_FRAMES = 10
+"""A recording needs at least this many frames after the burn-in."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Recording:
+    """One neuron's ΔF/F trace with its spike times.
+
+    Attributes:
+        t_frames: frame time stamps (s), ``(T,)``, strictly increasing, >= 0.
+        dff: ΔF/F as a fraction (dimensionless), ``(T,)``, finite.
+        spike_times: spike times (s), ``(S,)``, sorted, within ``[0, t_frames[-1]]``
+            (spikes after the last frame are dropped by :meth:`validated`, with a log note).
+        frame_rate_hz: nominal frame rate (Hz), > 0.
+        indicator: indicator name, e.g. "jGCaMP8s".
+        dataset: dataset label (e.g. "Cascade DS32-GCaMP8s-m-V1"); used to pick a parameter
+            set from a results file.
+        name: short name (the file stem for loaded files).
+        metadata: every other scalar metadata entry (str/float/int).
+    """
+
+    t_frames: np.ndarray
+    dff: np.ndarray
+    spike_times: np.ndarray
+    frame_rate_hz: float
+    indicator: str = ""
+    dataset: str = ""
+    name: str = ""
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        t_frames,
+        dff,
+        spike_times,
+        frame_rate_hz=None,
+        *,
+        indicator="",
+        dataset="",
+        name="",
+        metadata=None,
+        burn_in_s: float = DEFAULT_BURN_IN_S,
+    ) -> "Recording":
+        """Validated recording (see :meth:`validated`); ``frame_rate_hz`` defaults to
+        ``1/median(diff(t_frames))`` (Hz)."""
+        t = np.asarray(t_frames, dtype=np.float64)
+        if frame_rate_hz is None and t.ndim == 1 and t.size > 1:
+            frame_rate_hz = 1.0 / float(np.median(np.diff(t)))
+        rec = cls(
+            t_frames=t,
+            dff=np.asarray(dff),
+            spike_times=np.asarray(spike_times, dtype=np.float64),
+            frame_rate_hz=frame_rate_hz,
+            indicator=str(indicator),
+            dataset=str(dataset),
+            name=str(name),
+            metadata=dict(metadata or {}),
+        )
+        return rec.validated(burn_in_s=burn_in_s)
+
+    @classmethod
+    def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> "Recording":
+        """Load a DESIGN §7 ``.npz`` file (``t_frames``, ``dff``, ``spike_times``, scalar
+        metadata). Raises ``ValueError`` naming the file for missing keys or bad data."""
+        path = os.fspath(path)
+        try:
+            d = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"could not read recording {path!r}: {e}") from None
+        with d:
+            missing = [k for k in ("t_frames", "dff", "spike_times") if k not in d.files]
+            if missing:
+                raise ValueError(
+                    f"recording {path!r} lacks {missing}; the format (DESIGN §7) needs t_frames (s), "
+                    "dff (ΔF/F) and spike_times (s)."
+                )
+            meta = {}
+            for k in d.files:
+                if k in ("t_frames", "dff", "spike_times"):
+                    continue
+                v = d[k]
+                if v.ndim == 0:
+                    meta[k] = v.item()
+            fr = meta.pop("frame_rate_hz", None)
+            name = os.path.splitext(os.path.basename(path))[0]
+            try:
+                return cls.create(
+                    d["t_frames"],
+                    d["dff"],
+                    d["spike_times"],
+                    None if fr is None else float(fr),
+                    indicator=str(meta.pop("indicator", "")),
+                    dataset=str(meta.pop("dataset", "")),
+                    name=name,
+                    metadata=meta,
+                    burn_in_s=burn_in_s,
+                )
+            except ValueError as e:
+                raise ValueError(f"recording {path!r}: {e}") from None
+
+    # ------------------------------------------------------------------ checks
+    def validated(self, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> "Recording":
+        """Check the recording and return a cleaned copy.
+
+        Raises ``ValueError`` for: non-1-D or mismatched ``t_frames``/``dff``; NaN/inf in
+        ``t_frames``, ``dff`` or ``spike_times``; frame times not strictly increasing or
+        negative; ``frame_rate_hz <= 0``; unsorted spike times or spikes before ``t = 0``;
+        fewer than ``MIN_EVAL_FRAMES`` frames after ``burn_in_s`` (s).
+
+        Handled (documented): spikes after the last frame are dropped (they cannot affect any
+        frame); a log message at INFO level says how many.
+        """
+        t, y, s = self.t_frames, self.dff, self.spike_times
+        for nm, a in (("t_frames", t), ("dff", y), ("spike_times", s)):
+            if a.ndim != 1:
+                raise ValueError(f"{nm} must be 1-D, got shape {a.shape}.")
+        if t.shape != y.shape:
+            raise ValueError(
+                f"t_frames and dff must have the same length (one time per frame), got {t.size} and {y.size}."
+            )
+        if t.size < 2:
+            raise ValueError(f"need at least 2 frames, got {t.size}.")
+        if not np.all(np.isfinite(t)):
+            raise ValueError("t_frames holds NaN/inf; frame times must be finite (s).")
+        bad = ~np.isfinite(y)
+        if np.any(bad):
+            idx = np.flatnonzero(bad)
+            raise ValueError(
+                f"dff holds {idx.size} NaN/inf frame(s) (first at index {idx[0]}, t={t[idx[0]]:.4g} s); "
+                "remove or interpolate them before fitting."
+            )
+        if np.any(np.diff(t) <= 0):
+            i = int(np.flatnonzero(np.diff(t) <= 0)[0])
+            raise ValueError(f"t_frames must be strictly increasing (s); t[{i}]={t[i]!r} >= t[{i + 1}]={t[i + 1]!r}.")
+        if t[0] < 0:
+            raise ValueError(f"t_frames must be >= 0 s (the spikes' clock starts at 0), got t[0]={t[0]!r}.")
+        fr = self.frame_rate_hz
+        if fr is None or not isinstance(fr, (int, float, np.floating, np.integer)) or not math.isfinite(fr) or fr <= 0:
+            raise ValueError(f"frame_rate_hz must be a finite number > 0 (Hz), got {fr!r}.")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("spike_times holds NaN/inf; spike times must be finite (s).")
+        if np.any(np.diff(s) < 0):
+            i = int(np.flatnonzero(np.diff(s) < 0)[0])
+            raise ValueError(f"spike_times must be sorted (s); spike_times[{i}]={s[i]!r} > spike_times[{i + 1}]={s[i + 1]!r}.")
+        if s.size and s[0] < 0:
+            raise ValueError(f"spike_times must be >= 0 s (same clock as t_frames), got {s[0]!r}.")
+        late = s > t[-1]
+        if np.any(late):
+            logger.info(
+                "%s: dropping %d spike(s) after the last frame (t > %.4g s); they affect no frame.",
+                self.name or "recording", int(late.sum()), t[-1],
+            )
+            s = s[~late]
+        burn_in_s = float(burn_in_s)
+        if not math.isfinite(burn_in_s) or burn_in_s < 0:
+            raise ValueError(f"burn_in_s must be finite and >= 0 (s), got {burn_in_s!r}.")
+        n_eval = int(np.sum(t >= t[0] + burn_in_s))
+        if n_eval < MIN_EVAL_FRAMES:
+            raise ValueError(
+                f"recording is too short for the burn-in: {t.size} frames over {t[-1] - t[0]:.4g} s leave "
+                f"{n_eval} frame(s) after the first {burn_in_s:g} s (need >= {MIN_EVAL_FRAMES})."
+            )
+        return dataclasses.replace(self, t_frames=t, dff=np.asarray(y, dtype=np.float64), spike_times=s, frame_rate_hz=float(fr))
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def duration_s(self) -> float:
+        """Time of the last frame (s) (the simulation starts at t = 0)."""
+        return float(self.t_frames[-1])
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.t_frames.size)
+
+    def eval_mask(self, burn_in_s: float = DEFAULT_BURN_IN_S) -> np.ndarray:
+        """Frames that enter the loss and the EV: those after the first ``burn_in_s`` (s)."""
+        return self.t_frames >= self.t_frames[0] + burn_in_s
+
+    def window(self, t_stop: float) -> "Recording":
+        """The frames and spikes with ``t <= t_stop`` (s) (for quick development fits)."""
+        keep = self.t_frames <= t_stop
+        return dataclasses.replace(
+            self, t_frames=self.t_frames[keep], dff=self.dff[keep], spike_times=self.spike_times[self.spike_times <= t_stop]
+        ).validated(burn_in_s=0.0)
+
+
+def load_recording(path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
+    """Load and validate one recording ``.npz`` (DESIGN §7); see :meth:`Recording.from_npz`."""
+    return Recording.from_npz(path, burn_in_s=burn_in_s)
