@@ -745,6 +745,27 @@ def _roi_spikes(spk, nid: np.ndarray, n_neurons: int, population: str):
     return jnp.take(jnp.asarray(arr), jnp.asarray(nid), axis=1)
 
 
+@eqx.filter_jit
+def _cl_step(sensor, states, spikes, nids, ca, dt, method):
+    new = {}
+    for p, nid in nids.items():
+        ca_k = None if ca.get(p) is None else jnp.take(jnp.asarray(ca[p], dtype=float), nid)
+        new[p] = sensor.advance(states[p], jnp.take(jnp.asarray(spikes[p]), nid), dt, ca_k, method=method)
+    return new
+
+
+@eqx.filter_jit
+def _cl_read(sensor, states, nids, rhos, order, sigma, key, m, ca):
+    cols = []
+    for p, nid in nids.items():
+        ca_now = None if ca.get(p) is None else jnp.take(jnp.asarray(ca[p], dtype=float), nid)
+        cols.append(sensor.readout(states[p], rhos[p], ca_now))
+    clean = jnp.concatenate(cols)[order]
+    if key is None:
+        return clean
+    return clean + jax.random.normal(jax.random.fold_in(key, m), clean.shape, clean.dtype) * sigma.astype(clean.dtype)
+
+
 class ClosedLoopScope:
     """Stateful wrapper for step-by-step use (Cleo's ``get_state`` inside a simulation).
 
@@ -763,6 +784,12 @@ class ClosedLoopScope:
         self.key = key
         self.save_history = bool(save_history)
         self.state = scope.init_state()
+        groups = scope._groups()
+        self._nids = {p: jnp.asarray(nid) for p, (_g, nid, _rho, _n) in groups.items()}
+        self._n_neurons = {p: n for p, (_g, _nid, _rho, n) in groups.items()}
+        self._rhos = {p: rho for p, (_g, _nid, rho, _n) in groups.items()}
+        self._order = jnp.asarray(np.argsort(np.concatenate([g for g, *_r in groups.values()]), kind="stable"))
+        self._sigma = scope.sigma_noise
         self.n_steps = 0
         self.n_calls = 0
         self._t: list[float] = []
@@ -770,12 +797,21 @@ class ClosedLoopScope:
 
     def step(self, spikes_by_population, *, ca_by_population=None) -> None:
         """Advance one step with this step's ``{population: (neurons,)}`` spike counts."""
-        self.state = self.scope.advance(self.state, spikes_by_population, self.dt, ca_by_population=ca_by_population, method=self.method)
+        spikes = self.scope._by_population(spikes_by_population, "spikes_by_population")
+        ca = self.scope._by_population(ca_by_population, "ca_by_population", required=False)
+        for p, n in self._n_neurons.items():
+            if _shape(spikes[p]) != (n,):
+                raise ValueError(f"spikes of population {p!r} for one step must be ({n},), got {_shape(spikes[p])}.")
+        new = _cl_step(self.scope.sensor, self.state.sensor_states, {p: spikes[p] for p in self._nids}, self._nids,
+                       {p: ca.get(p) for p in self._nids}, self.dt, self.method)
+        self.state = ScopeState(sensor_states=new, step=self.state.step + 1)
         self.n_steps += 1
 
     def get_state(self, *, ca_by_population=None):
         """ROI ΔF/F now (plus noise when the reader has a key), ``(n_rois,)``."""
-        y = self.scope.get_state(self.state, key=self.key, sample_index=self.n_calls, ca_by_population=ca_by_population)
+        ca = self.scope._by_population(ca_by_population, "ca_by_population", required=False)
+        y = _cl_read(self.scope.sensor, self.state.sensor_states, self._nids, self._rhos, self._order, self._sigma,
+                     self.key, jnp.asarray(self.n_calls), {p: ca.get(p) for p in self._nids})
         if self.save_history:
             self._t.append(self.n_steps * self.dt)
             self._dFF.append(y)
