@@ -1,0 +1,30 @@
+"""Execute every notebook in examples/notebooks/ (jupytext percent-format .py files) as a
+script in a subprocess, in fast mode (JAXGECI_FAST=1) with the Agg backend. A notebook fails
+the test if it raises, including its own asserts on the numbers it shows."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "examples" / "notebooks").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_fast_mode(path, tmp_path):
+    env = dict(os.environ, JAXGECI_FAST="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"{path.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+def test_notebooks_are_jupytext_percent_files():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        assert "format_name: percent" in text or "formats: py:percent" in text, path.name
+        assert "# %% [markdown]" in text, path.name
