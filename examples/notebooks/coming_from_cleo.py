@@ -22,7 +22,7 @@
 # | `StateMonitor(syn, "dFF")`, times in ms | `SimulationResult.dFF` `(time, neurons)`, `t` in s |
 # | `sensor.get_state()` after `sim.run(T)` | `sensor.readout(res.final_state)` |
 # | `rand_seed` / NumPy global RNG | explicit `jax.random` keys (`key=`) |
-# | `sim.inject(scope, ng, ...)` + `scope.inject_sensor_for_targets()` | `scope.inject(name, coords, ...)` (returns a new scope) |
+# | `sim.inject(scope, ng)`, `scope.inject_sensor_for_targets()` | `scope.inject(name, coords)` (a new scope) |
 # | a Cleo GECI object | `jaxgeci.io.sensor_from_cleo(cleo_geci)` builds the jaxgeci equivalent |
 # | `SpikeMonitor`, `NeuronGroup` x/y/z | `jaxgeci.io.spikes_from_brian2`, `jaxgeci.io.coords_from_brian2` |
 #
