@@ -14,6 +14,10 @@ def _plane_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, np.cross(n, u)
 
 
+def _unit(axis_scale_unit: float) -> str:
+    return {1e-6: "µm", 1e-3: "mm", 1.0: "m"}.get(axis_scale_unit, f"x {axis_scale_unit:g} m")
+
+
 def add_scope_to_plot(
     scope,
     ax,
@@ -69,7 +73,8 @@ def add_scope_to_plot(
         ax.add_collection3d(poly)
         (line,) = ax.plot(
             ring[:, 0], ring[:, 1], ring[:, 2], color=color, lw=1.0,
-            label=(f"focal plane{'s' if len(depths) > 1 else ''} (Ø {2 * r * k:.0f})" if (label and i == 0) else None),
+            label=(f"focal plane{'s' if len(depths) > 1 else ''} (Ø {2 * r * k:.0f} {_unit(axis_scale_unit)})"
+                   if (label and i == 0) else None),
         )
         artists += [poly, line]
     if show_objective:
@@ -126,7 +131,7 @@ def plot_scope(
             ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], s=neuron_size, c=neuron_color, alpha=0.5, depthshade=False,
                        label=f"{name} (n={xyz.shape[0]})")
     add_scope_to_plot(scope, ax, axis_scale_unit=axis_scale_unit, **kwargs)
-    unit = {1e-6: "µm", 1e-3: "mm", 1.0: "m"}.get(axis_scale_unit, f"× {axis_scale_unit:g} m")
+    unit = _unit(axis_scale_unit)
     ax.set_xlabel(f"x ({unit})")
     ax.set_ylabel(f"y ({unit})")
     ax.set_zlabel(f"z ({unit})")
