@@ -1,6 +1,8 @@
 """Brian2 and Cleo interop (jaxgeci.io): SpikeMonitor -> SpikeTrains, NeuronGroup
 coordinates -> metres, a Cleo GECI's params -> the equivalent jaxgeci sensor."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,16 @@ from jaxgeci.io import coords_from_brian2, sensor_from_cleo, spikes_from_brian2
 DT = 1e-4  # s, Cleo's usual step
 
 
+def _import_or_skip(name):
+    """Skip when the module is absent or fails to import (Brian2 2.9 breaks on NumPy >= 2.4)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as err:
+        pytest.skip(f"{name} unavailable: {type(err).__name__}: {err}")
+
+
 def _brian2():
-    b2 = pytest.importorskip("brian2")
+    b2 = _import_or_skip("brian2")
     b2.prefs.codegen.target = "numpy"  # no Cython compile (~20 s) in unit tests
     b2.start_scope()
     b2.BrianLogger.suppress_name("unused_brian_object")  # groups we only read coordinates of
@@ -193,8 +203,8 @@ def test_sensor_from_cleo_errors():
 
 
 def test_sensor_from_real_cleo_matches_presets():
-    pytest.importorskip("brian2")
-    ci = pytest.importorskip("cleo.imaging")
+    _import_or_skip("brian2")
+    ci = _import_or_skip("cleo.imaging")
     for name in ("gcamp6f", "gcamp6s", "gcamp3"):
         cleo_sensor = getattr(ci, name)()
         _assert_same_params(sensor_from_cleo(cleo_sensor), getattr(jaxgeci, name)())

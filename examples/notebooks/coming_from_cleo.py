@@ -178,7 +178,8 @@ if ref_dff is not None:
 # * ΔF/F relative to the apo (Ca-free) brightness; `dff_baseline="rest"` gives the
 #   experimental definition.
 # * Strict boundaries in targeting; the SNR cut skipped when `dFF_1AP` is unknown (with a
-#   warning); ROI order = injection order, duplicates are separate ROIs.
+#   warning); ROI order = injection order, duplicates are separate ROIs; `focus_depth = 0`
+#   means explicit-target mode, like `None` (quirk 5).
 #
 # Fixed (Cleo crashes, silently depends on unrelated names, or is geometrically wrong):
 #
@@ -188,8 +189,6 @@ if ref_dff is not None:
 # 2. Pre-existing Ca + null binding has no `Ca_rest` in Cleo; jaxgeci keeps one (5e-8 M).
 # 3. Presets without kernel constants build in Cleo and fail at run time; jaxgeci raises at
 #    construction with what to do instead.
-# 5. `focus_depth = 0` is falsy in Cleo (explicit mode); jaxgeci treats 0 as a depth and
-#    `None` as explicit mode.
 # 6. Cleo's on-plane coordinates use `|s|` instead of `s`; jaxgeci projects correctly, and
 #    `cleo_compat=True` reproduces Cleo.
 
