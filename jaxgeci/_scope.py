@@ -71,7 +71,8 @@ class Injection(eqx.Module):
     Attributes:
         population: name of the neuron population.
         n_neurons: number of neurons of that population.
-        i_targets: neuron index of each ROI within the population, ``(rois,)``.
+        i_targets: neuron index of each ROI within the population, ``(rois,)`` ints (NumPy;
+            stored as a static tuple so the ROI layout is static under ``jit``).
         sigma: noise std of each ROI (dimensionless), ``(rois,)``.
         rho_rel: relative expression of each ROI (dimensionless), ``(rois,)``.
         focus_coords: ROI positions (m), ``(rois, 3)``: on-plane coordinates in plane mode,
@@ -83,13 +84,17 @@ class Injection(eqx.Module):
 
     population: str = eqx.field(static=True)
     n_neurons: int = eqx.field(static=True)
-    i_targets: Int[Array, " rois"]
+    targets: tuple = eqx.field(static=True)
     sigma: Float[Array, " rois"]
     rho_rel: Float[Array, " rois"]
     focus_coords: Float[Array, "rois 3"]
     focus_depth: float | None = eqx.field(static=True)
     soma_radius: float = eqx.field(static=True)
     n_candidates: int = eqx.field(static=True)
+
+    @property
+    def i_targets(self) -> np.ndarray:
+        return np.asarray(self.targets, dtype=np.int64).reshape(-1)
 
 
 class ImagingResult(eqx.Module):
@@ -398,7 +403,7 @@ class Scope(eqx.Module):
         inj = Injection(
             population=population,
             n_neurons=n_neurons,
-            i_targets=jnp.asarray(targets, dtype=jnp.int32),
+            targets=tuple(int(i) for i in targets),
             sigma=jnp.asarray(sigma, dtype=float),
             rho_rel=jnp.asarray(rho, dtype=float),
             focus_coords=jnp.asarray(fcoords, dtype=float).reshape(-1, 3),
@@ -435,7 +440,7 @@ class Scope(eqx.Module):
     @property
     def n(self) -> int:
         """Number of ROIs."""
-        return sum(int(inj.i_targets.shape[0]) for inj in self.injections)
+        return sum(len(inj.targets) for inj in self.injections)
 
     @property
     def populations(self) -> tuple[str, ...]:
@@ -468,9 +473,9 @@ class Scope(eqx.Module):
         return jnp.concatenate(parts) if parts else jnp.zeros(empty_shape, dtype)
 
     @property
-    def i_targets(self):
+    def i_targets(self) -> np.ndarray:
         """Neuron index (within its population) of every ROI, ROI order, ``(n_rois,)``."""
-        return self._cat("i_targets", dtype=jnp.int32)
+        return np.concatenate([inj.i_targets for inj in self.injections] or [np.zeros(0, np.int64)])
 
     @property
     def sigma_noise(self):
@@ -491,7 +496,7 @@ class Scope(eqx.Module):
     def roi_injection(self) -> np.ndarray:
         """Injection index of every ROI, ``(n_rois,)``."""
         return np.concatenate(
-            [np.full(int(inj.i_targets.shape[0]), j, np.int64) for j, inj in enumerate(self.injections)]
+            [np.full(len(inj.targets), j, np.int64) for j, inj in enumerate(self.injections)]
             or [np.zeros(0, np.int64)]
         )
 
@@ -519,7 +524,7 @@ class Scope(eqx.Module):
     def i_targets_for_population(self, population: str):
         """ROIs' neuron indices of ``population``, its injections concatenated in order."""
         self._check_population(population)
-        return jnp.concatenate([inj.i_targets for inj in self.injections if inj.population == population])
+        return np.concatenate([inj.i_targets for inj in self.injections if inj.population == population])
 
     def _check_population(self, population):
         if population not in self.populations:

@@ -291,3 +291,22 @@ def test_to_neo_annotations():
         assert sig.array_annotations[k].shape == (s.n,)
     np.testing.assert_allclose(sig.array_annotations["z"][: len(s.i_targets_per_injct[0])], 100.0, rtol=1e-5)
     np.testing.assert_array_equal(sig.array_annotations["i_roi"], np.arange(s.n))
+
+
+def test_image_under_filter_jit_and_vmap_over_sensors():
+    s = _scope().inject("A", _coords(80, seed=7), rho_rel=1.0)
+    spk = _poisson(300, 80, 60.0, 1e-4, 5)
+
+    @eqx.filter_jit
+    def run(scope):
+        return scope.image({"A": spk}, 1e-4, sample_every=30, noise=False).dFF_clean
+
+    eager = s.image({"A": spk}, 1e-4, sample_every=30, noise=False).dFF_clean
+    np.testing.assert_allclose(run(s), eager, rtol=1e-5, atol=1e-6)  # float32 (eps 6e-8); jit may fuse ops differently
+    # vmap over a batch of K_d values == loop
+    kds = jnp.array([2.0e-7, 2.9e-7, 4.0e-7])
+    sensors = eqx.filter_vmap(lambda k: jg.gcamp6f(K_d=k))(kds)
+    batched = eqx.filter_vmap(lambda sen: run(s.with_sensor(sen)))(sensors)
+    for k, kd in enumerate(kds):
+        np.testing.assert_allclose(batched[k], run(s.with_sensor(jg.gcamp6f(K_d=kd))), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(batched[0], batched[2])
