@@ -85,13 +85,24 @@ def _figure(scope, coords, res, planes, out_dir: Path) -> Path:
 
     ax = fig.add_subplot(gs[1])
     t = np.asarray(res.t)
-    img = ax.imshow(np.asarray(res.dFF).T, aspect="auto", interpolation="nearest", cmap="magma",
-                    extent=(t[0], t[-1], scope.n - 0.5, -0.5))
+    img = ax.imshow(
+        np.asarray(res.dFF).T,
+        aspect="auto",
+        interpolation="nearest",
+        cmap="magma",
+        extent=(t[0], t[-1], scope.n - 0.5, -0.5),
+    )
     start = 0
     for j, ((depth, radius), tg) in enumerate(zip(planes, scope.i_targets_per_injct)):
         ax.axhline(start - 0.5, color="w", lw=1)
-        ax.text(t[-1], start + len(tg) / 2, f" plane {j + 1}\n {depth * 1e6:.0f} µm\n R = {radius * 1e6:.0f} µm",
-                va="center", fontsize=8, color=colors[j % 3])
+        ax.text(
+            t[-1],
+            start + len(tg) / 2,
+            f" plane {j + 1}\n {depth * 1e6:.0f} µm\n R = {radius * 1e6:.0f} µm",
+            va="center",
+            fontsize=8,
+            color=colors[j % 3],
+        )
         start += len(tg)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("ROI (injection order)")

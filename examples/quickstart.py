@@ -115,8 +115,11 @@ def _figure(scope, coords, spikes, res, dt, out_dir: Path, n_shown: int, rng) ->
     for c, r in zip(colors, shown):
         ax3d.scatter(*fc[r], s=110, color=c, edgecolors="k", linewidths=1.2, depthshade=False, zorder=5)
         ax3d.text(fc[r][0], fc[r][1], fc[r][2] - 25, f"{r}", color=c, fontsize=9, fontweight="bold", zorder=6)
-    ax3d.set_title(f"{scope.sensor.name} two-photon scope: focal plane at {float(scope.focus_depth) * 1e6:.0f} µm depth,\n"
-                   f"{scope.n} ROIs of {coords.shape[0]} neurons", fontsize=10)
+    ax3d.set_title(
+        f"{scope.sensor.name} two-photon scope: focal plane at {float(scope.focus_depth) * 1e6:.0f} µm depth,\n"
+        f"{scope.n} ROIs of {coords.shape[0]} neurons",
+        fontsize=10,
+    )
     ax3d.legend(loc="upper left", fontsize=8, framealpha=0.8)
     ax3d.view_init(elev=18, azim=-60)
     ax3d.set_box_aspect(None, zoom=0.85)  # keep the axis labels inside the panel

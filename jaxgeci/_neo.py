@@ -34,7 +34,9 @@ def scope_to_neo(scope, result=None, *, name: str | None = None):
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("to_neo needs the [io] extra: pip install neo quantities") from err
     if result is None:
-        raise ValueError("to_neo needs a result: scope.to_neo(scope.image(...)) or a closed-loop reader with save_history.")
+        raise ValueError(
+            "to_neo needs a result: scope.to_neo(scope.image(...)) or a closed-loop reader with save_history."
+        )
     t = np.asarray(result.t, dtype=float)
     dff = np.asarray(result.dFF, dtype=float)
     if t.size == 0:

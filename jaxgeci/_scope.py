@@ -11,7 +11,8 @@ Lengths in m, times in s, ΔF/F and noise dimensionless.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -220,16 +221,22 @@ class Scope(eqx.Module):
         """Unit viewing direction, ``(3,)``."""
         return unit_vector(self.direction_input)
 
-    def _replace(self, **changes) -> "Scope":
+    def _replace(self, **changes) -> Scope:
         kw = dict(
-            sensor=self.sensor, img_width=self.img_width, focus_depth=self.focus_depth, location=self.location,
-            direction=self.direction_input, soma_radius=self.soma_radius, snr_cutoff=self.snr_cutoff,
-            cleo_compat=self.cleo_compat, injections=self.injections,
+            sensor=self.sensor,
+            img_width=self.img_width,
+            focus_depth=self.focus_depth,
+            location=self.location,
+            direction=self.direction_input,
+            soma_radius=self.soma_radius,
+            snr_cutoff=self.snr_cutoff,
+            cleo_compat=self.cleo_compat,
+            injections=self.injections,
         )
         kw.update(changes)
         return Scope(**kw)
 
-    def with_sensor(self, sensor: Sensor) -> "Scope":
+    def with_sensor(self, sensor: Sensor) -> Scope:
         """The same scope and ROIs with another sensor (e.g. new constants while fitting).
         The ROIs are not re-targeted."""
         return eqx.tree_at(lambda s: s.sensor, self, sensor)
@@ -251,7 +258,13 @@ class Scope(eqx.Module):
             raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
         R = self.soma_radius if soma_radius is None else soma_radius
         return _free_target(
-            coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+            coords,
+            fd,
+            self.img_width,
+            self.location,
+            self.direction,
+            R,
+            self.sensor.location,
             cleo_compat=self.cleo_compat,
         )
 
@@ -262,7 +275,13 @@ class Scope(eqx.Module):
             raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
         R = self.soma_radius if soma_radius is None else soma_radius
         return plane_mask(
-            coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+            coords,
+            fd,
+            self.img_width,
+            self.location,
+            self.direction,
+            R,
+            self.sensor.location,
             cleo_compat=self.cleo_compat,
         )
 
@@ -279,7 +298,7 @@ class Scope(eqx.Module):
         i_targets=None,
         sigma_noise=None,
         key=None,
-    ) -> "Scope":
+    ) -> Scope:
         """Select ROIs in ``population`` and return a new scope with them appended.
 
         Plane mode (the effective focus depth is a number > 0): candidates are the neurons
@@ -350,7 +369,13 @@ class Scope(eqx.Module):
                     "use base_sigma (the in-focus noise std)."
                 )
             pm = plane_mask(
-                coords, fd, self.img_width, self.location, self.direction, R, self.sensor.location,
+                coords,
+                fd,
+                self.img_width,
+                self.location,
+                self.direction,
+                R,
+                self.sensor.location,
                 cleo_compat=self.cleo_compat,
             )
             cand = np.flatnonzero(np.asarray(pm.mask))
@@ -390,7 +415,9 @@ class Scope(eqx.Module):
                 if sig.ndim > 1 or not np.all(np.isfinite(sig)) or np.any(sig < 0):
                     raise ValueError(f"sigma_noise must be finite and >= 0 (dimensionless), got {_short(sigma_noise)}.")
                 if sig.ndim == 1 and sig.shape != targets.shape:
-                    raise ValueError(f"sigma_noise must be a scalar or ({targets.size},) (one per target), got {sig.shape}.")
+                    raise ValueError(
+                        f"sigma_noise must be a scalar or ({targets.size},) (one per target), got {sig.shape}."
+                    )
                 sigma = np.broadcast_to(sig, targets.shape).astype(float)
             else:
                 base = self.sensor.sigma_noise if base_sigma is None else base_sigma
@@ -496,8 +523,7 @@ class Scope(eqx.Module):
     def roi_injection(self) -> np.ndarray:
         """Injection index of every ROI, ``(n_rois,)``."""
         return np.concatenate(
-            [np.full(len(inj.targets), j, np.int64) for j, inj in enumerate(self.injections)]
-            or [np.zeros(0, np.int64)]
+            [np.full(len(inj.targets), j, np.int64) for j, inj in enumerate(self.injections)] or [np.zeros(0, np.int64)]
         )
 
     @property
@@ -622,12 +648,23 @@ class Scope(eqx.Module):
                 roi_ca = jnp.take(jnp.asarray(ca, dtype=float), jnp.asarray(nid), axis=1)
             T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else _shape(roi_spk)[0]
             if n_steps_seen is not None and T != n_steps_seen:
-                raise ValueError(f"every population needs the same number of steps; {p!r} has {T}, others {n_steps_seen}.")
+                raise ValueError(
+                    f"every population needs the same number of steps; {p!r} has {T}, others {n_steps_seen}."
+                )
             n_steps_seen = T
             res = simulate(
-                self.sensor, roi_spk, dt, rho_rel=rho, ca_pre=roi_ca, sample_every=sample_every,
-                sample_period=sample_period, sample_rate=sample_rate, sample_times=sample_times,
-                method=method, record=("dFF",), checkpoint=checkpoint,
+                self.sensor,
+                roi_spk,
+                dt,
+                rho_rel=rho,
+                ca_pre=roi_ca,
+                sample_every=sample_every,
+                sample_period=sample_period,
+                sample_rate=sample_rate,
+                sample_times=sample_times,
+                method=method,
+                record=("dFF",),
+                checkpoint=checkpoint,
             )
             cols.append(res.dFF)
             perm.append(g)
@@ -638,7 +675,13 @@ class Scope(eqx.Module):
         sigma = self.sigma_noise.astype(clean.dtype)
         noisy = clean + _noise(key, sigma, clean.shape[0], clean.dtype) if noise else clean
         return ImagingResult(
-            dFF=noisy, dFF_clean=clean, t=t, steps=steps, sigma=sigma, final_states=finals, dt=dt,
+            dFF=noisy,
+            dFF_clean=clean,
+            t=t,
+            steps=steps,
+            sigma=sigma,
+            final_states=finals,
+            dt=dt,
             sample_rate_hz=rate,
         )
 
@@ -807,16 +850,32 @@ class ClosedLoopScope:
         for p, n in self._n_neurons.items():
             if _shape(spikes[p]) != (n,):
                 raise ValueError(f"spikes of population {p!r} for one step must be ({n},), got {_shape(spikes[p])}.")
-        new = _cl_step(self.scope.sensor, self.state.sensor_states, {p: spikes[p] for p in self._nids}, self._nids,
-                       {p: ca.get(p) for p in self._nids}, self.dt, self.method)
+        new = _cl_step(
+            self.scope.sensor,
+            self.state.sensor_states,
+            {p: spikes[p] for p in self._nids},
+            self._nids,
+            {p: ca.get(p) for p in self._nids},
+            self.dt,
+            self.method,
+        )
         self.state = ScopeState(sensor_states=new, step=self.state.step + 1)
         self.n_steps += 1
 
     def get_state(self, *, ca_by_population=None):
         """ROI ΔF/F now (plus noise when the reader has a key), ``(n_rois,)``."""
         ca = self.scope._by_population(ca_by_population, "ca_by_population", required=False)
-        y = _cl_read(self.scope.sensor, self.state.sensor_states, self._nids, self._rhos, self._order, self._sigma,
-                     self.key, jnp.asarray(self.n_calls), {p: ca.get(p) for p in self._nids})
+        y = _cl_read(
+            self.scope.sensor,
+            self.state.sensor_states,
+            self._nids,
+            self._rhos,
+            self._order,
+            self._sigma,
+            self.key,
+            jnp.asarray(self.n_calls),
+            {p: ca.get(p) for p in self._nids},
+        )
         if self.save_history:
             self._t.append(self.n_steps * self.dt)
             self._dFF.append(y)

@@ -72,21 +72,43 @@ def add_scope_to_plot(
         poly = Poly3DCollection([ring], alpha=plane_alpha, facecolor=color, edgecolor="none")
         ax.add_collection3d(poly)
         (line,) = ax.plot(
-            ring[:, 0], ring[:, 1], ring[:, 2], color=color, lw=1.0,
-            label=(f"focal plane{'s' if len(depths) > 1 else ''} (Ø {2 * r * k:.0f} {_unit(axis_scale_unit)})"
-                   if (label and i == 0) else None),
+            ring[:, 0],
+            ring[:, 1],
+            ring[:, 2],
+            color=color,
+            lw=1.0,
+            label=(
+                f"focal plane{'s' if len(depths) > 1 else ''} (Ø {2 * r * k:.0f} {_unit(axis_scale_unit)})"
+                if (label and i == 0)
+                else None
+            ),
         )
         artists += [poly, line]
     if show_objective:
         tip = L + n * (max(depths) if depths else r)
-        (obj,) = ax.plot(*(L * k)[:, None], marker="v" if n[2] >= 0 else "^", ms=10, color=color, ls="none",
-                         label="objective" if label else None)
+        (obj,) = ax.plot(
+            *(L * k)[:, None],
+            marker="v" if n[2] >= 0 else "^",
+            ms=10,
+            color=color,
+            ls="none",
+            label="objective" if label else None,
+        )
         q = ax.quiver(*(L * k), *((tip - L) * k), color=color, arrow_length_ratio=0.08, lw=1.5)
         artists += [obj, q]
     if show_rois and scope.n:
         fc = np.asarray(scope.focus_coords, dtype=float) * k
-        sc = ax.scatter(fc[:, 0], fc[:, 1], fc[:, 2], s=roi_size, c=roi_color, edgecolors="k", linewidths=0.4,
-                        depthshade=False, label=(f"{label} ROIs (n={scope.n})" if label else None))
+        sc = ax.scatter(
+            fc[:, 0],
+            fc[:, 1],
+            fc[:, 2],
+            s=roi_size,
+            c=roi_color,
+            edgecolors="k",
+            linewidths=0.4,
+            depthshade=False,
+            label=(f"{label} ROIs (n={scope.n})" if label else None),
+        )
         artists.append(sc)
     return artists
 
@@ -128,8 +150,16 @@ def plot_scope(
             coords_by_population = {"neurons": coords_by_population}
         for i, (name, xyz) in enumerate(coords_by_population.items()):
             xyz = np.asarray(xyz, dtype=float) * k
-            ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], s=neuron_size, c=neuron_color, alpha=0.5, depthshade=False,
-                       label=f"{name} (n={xyz.shape[0]})")
+            ax.scatter(
+                xyz[:, 0],
+                xyz[:, 1],
+                xyz[:, 2],
+                s=neuron_size,
+                c=neuron_color,
+                alpha=0.5,
+                depthshade=False,
+                label=f"{name} (n={xyz.shape[0]})",
+            )
     add_scope_to_plot(scope, ax, axis_scale_unit=axis_scale_unit, **kwargs)
     unit = _unit(axis_scale_unit)
     ax.set_xlabel(f"x ({unit})")

@@ -173,8 +173,14 @@ def plane_mask(
     check_sensor_location(sensor_location)
     as_f = lambda v: jnp.asarray(v, dtype=float)
     return _plane_mask(
-        as_f(coords), as_f(scope_focus_depth), as_f(scope_img_width), as_f(scope_location), as_f(scope_direction),
-        as_f(soma_radius), sensor_location, bool(cleo_compat),
+        as_f(coords),
+        as_f(scope_focus_depth),
+        as_f(scope_img_width),
+        as_f(scope_location),
+        as_f(scope_direction),
+        as_f(soma_radius),
+        sensor_location,
+        bool(cleo_compat),
     )
 
 
@@ -233,8 +239,14 @@ def target_neurons_in_plane(
         >= 1), and their on-plane coordinates ``(k, 3)`` (m), as NumPy arrays.
     """
     pm = plane_mask(
-        coords, scope_focus_depth, scope_img_width, scope_location, scope_direction, soma_radius,
-        sensor_location, cleo_compat=cleo_compat,
+        coords,
+        scope_focus_depth,
+        scope_img_width,
+        scope_location,
+        scope_direction,
+        soma_radius,
+        sensor_location,
+        cleo_compat=cleo_compat,
     )
     if not is_concrete(pm.mask):
         raise TypeError(

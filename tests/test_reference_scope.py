@@ -4,8 +4,7 @@ reference case, through the generic ``run_case``."""
 import jax
 import numpy as np
 import pytest
-
-from reference_cases import load_manifest, load_outputs, run_case, load_inputs, DATA
+from reference_cases import DATA, load_inputs, load_manifest, load_outputs, run_case
 
 
 MANIFEST = load_manifest()
@@ -83,8 +82,14 @@ def test_targeting_default_differs_from_cleo_only_by_projection(x64):
     entry = MANIFEST["files"][file]
     inputs = load_inputs(file, entry)
     sc = entry["config"]["scope"]
-    args = (inputs["coords_m__A"], sc["focus_depth_m"], sc["img_width_m"], inputs["scope_location_m"],
-            inputs["scope_direction_input"], sc["soma_radius_m"])
+    args = (
+        inputs["coords_m__A"],
+        sc["focus_depth_m"],
+        sc["img_width_m"],
+        inputs["scope_location_m"],
+        inputs["scope_direction_input"],
+        sc["soma_radius_m"],
+    )
     cleo = set(jg.target_neurons_in_plane(*args, cleo_compat=True)[0].tolist())
     ours = set(jg.target_neurons_in_plane(*args)[0].tolist())
     assert cleo != ours

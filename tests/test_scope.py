@@ -1,8 +1,6 @@
 """Scope: injections (plane and explicit modes), attributes, imaging, closed loop,
 gradients, validation, plotting and Neo export."""
 
-import warnings
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -163,7 +161,11 @@ def test_image_bad_input():
 # ---------------------------------------------------------------------------- imaging
 def _two_pop_scope():
     xa, xb = _coords(120, seed=7), _coords(80, seed=8)
-    s = _scope().inject("A", xa, rho_rel=1.0).inject("B", xb, focus_depth=None, i_targets=[3, 1, 3], rho_rel=[0.5, 1, 2])
+    s = (
+        _scope()
+        .inject("A", xa, rho_rel=1.0)
+        .inject("B", xb, focus_depth=None, i_targets=[3, 1, 3], rho_rel=[0.5, 1, 2])
+    )
     s = s.inject("A", xa, focus_depth=103e-6)
     return s
 

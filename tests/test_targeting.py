@@ -16,16 +16,24 @@ def _coords(n=400, seed=0):
     return lo + (hi - lo) * rng.random((n, 3))
 
 
-GEOM = dict(scope_focus_depth=100e-6, scope_img_width=400e-6, scope_location=(10e-6, -5e-6, 0.0),
-            scope_direction=(0.1, -0.2, 1.0), soma_radius=10e-6)
+GEOM = dict(
+    scope_focus_depth=100e-6,
+    scope_img_width=400e-6,
+    scope_location=(10e-6, -5e-6, 0.0),
+    scope_direction=(0.1, -0.2, 1.0),
+    soma_radius=10e-6,
+)
 
 
 @pytest.mark.parametrize("cleo_compat", [False, True])
 @pytest.mark.parametrize("location", ["cytoplasm", "membrane"])
 def test_mask_under_jit_equals_compacted(cleo_compat, location, x64):
     x = _coords()
-    f = jax.jit(lambda x, fd: jg.plane_mask(x, fd, 400e-6, GEOM["scope_location"], GEOM["scope_direction"], 10e-6,
-                                            location, cleo_compat=cleo_compat))
+    f = jax.jit(
+        lambda x, fd: jg.plane_mask(
+            x, fd, 400e-6, GEOM["scope_location"], GEOM["scope_direction"], 10e-6, location, cleo_compat=cleo_compat
+        )
+    )
     pm = f(x, 100e-6)
     it, nff, cop = jg.target_neurons_in_plane(x, sensor_location=location, cleo_compat=cleo_compat, **GEOM)
     assert it.size > 5  # the geometry selects something
@@ -51,7 +59,11 @@ def test_orthogonal_vs_cleo_differ_only_objective_side(x64):
     x = _coords(2000, seed=3)
     geom = dict(GEOM, scope_img_width=300e-6)
     a = jg.plane_mask(x, **geom)
-    b = jg.plane_mask(x, **dict(geom, scope_direction=np.asarray(geom["scope_direction"]) / np.linalg.norm(geom["scope_direction"])), cleo_compat=True)
+    b = jg.plane_mask(
+        x,
+        **dict(geom, scope_direction=np.asarray(geom["scope_direction"]) / np.linalg.norm(geom["scope_direction"])),
+        cleo_compat=True,
+    )
     s = np.asarray(a.signed_distance)
     far = s >= 0
     np.testing.assert_array_equal(np.asarray(a.mask)[far], np.asarray(b.mask)[far])
@@ -81,13 +93,15 @@ def test_direction_normalised_by_default_not_in_cleo_compat(x64):
 
 def test_strict_boundaries(x64):
     R, w, f = 2.0**-17, 2.0**-10, 2.0**-13  # binary-exact
-    x = np.array([
-        [0, 0, f],            # on the plane: kept, factor 1
-        [0, 0, f + R],        # |s| == R: excluded
-        [0, 0, f - R],        # |s| == R on the objective side: excluded
-        [w / 2, 0, f],        # radial distance == w/2: excluded
-        [w / 4, 0, f + R / 2],  # inside
-    ])
+    x = np.array(
+        [
+            [0, 0, f],  # on the plane: kept, factor 1
+            [0, 0, f + R],  # |s| == R: excluded
+            [0, 0, f - R],  # |s| == R on the objective side: excluded
+            [w / 2, 0, f],  # radial distance == w/2: excluded
+            [w / 4, 0, f + R / 2],  # inside
+        ]
+    )
     it, nff, _ = jg.target_neurons_in_plane(x, f, w, soma_radius=R)
     np.testing.assert_array_equal(it, [0, 4])
     assert nff[0] == 1.0
@@ -135,8 +149,11 @@ def test_gradients_finite_including_degenerate_neurons(cleo_compat, x64):
 
     def loss(fd, w, R, x, d):
         pm = jg.plane_mask(x, fd, w, (0.0, 0.0, 0.0), d, R, cleo_compat=cleo_compat)
-        return jnp.sum(jnp.where(pm.mask, pm.noise_focus_factor * pm.radial_distance, 0.0)) + jnp.sum(
-            pm.pixel_fraction) + jnp.sum(pm.coords_on_plane)
+        return (
+            jnp.sum(jnp.where(pm.mask, pm.noise_focus_factor * pm.radial_distance, 0.0))
+            + jnp.sum(pm.pixel_fraction)
+            + jnp.sum(pm.coords_on_plane)
+        )
 
     grads = jax.grad(loss, argnums=(0, 1, 2, 3, 4))(100e-6, 400e-6, 10e-6, x, jnp.array([0.0, 0.0, 1.0]))
     for g in jax.tree_util.tree_leaves(grads):
