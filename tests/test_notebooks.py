@@ -28,3 +28,16 @@ def test_notebooks_are_jupytext_percent_files():
         text = path.read_text()
         assert "format_name: percent" in text or "formats: py:percent" in text, path.name
         assert "# %% [markdown]" in text, path.name
+
+
+@pytest.mark.slow
+def test_fit_notebook_runs_on_synthetic_data(tmp_path):
+    """'Fit your indicator' without the shared ground-truth files (a user's machine)."""
+    path = next(p for p in NOTEBOOKS if p.stem == "fit_your_indicator")
+    env = dict(os.environ, JAXGECI_FAST="1", JAXGECI_SYNTHETIC="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "synthetic data" in proc.stdout
+    assert (tmp_path / "fitted_GCaMP6f.json").exists()
