@@ -18,7 +18,8 @@
 # Data: the ground-truth recordings in `shared/data/ground_truth/` (Cascade database; cite the
 # original studies, see that folder's README) when they are next to this repository,
 # otherwise a synthetic dataset made with jaxgeci itself (known constants), so the notebook
-# runs anywhere (`JAXGECI_SYNTHETIC=1` forces it). Your own data: `jaxgeci.load_recording("file.npz")`, `jaxgeci.io.read_nwb`, or
+# runs anywhere (`JAXGECI_SYNTHETIC=1` forces it). Your own data:
+# `jaxgeci.load_recording("file.npz")`, `jaxgeci.io.read_nwb`, or
 # `jaxgeci.io.read_suite2p(...).to_recordings(spike_times=...)`.
 #
 # The protocol (`jaxgeci.fit`, `jaxgeci.evaluate`): per recording only an amplitude
@@ -134,7 +135,8 @@ ev_fit = jaxgeci.evaluate(result.sensor, test)
 ev_preset = jaxgeci.evaluate(start, test)
 for a, b in zip(ev_fit, ev_preset):
     print(
-        f"{a['name']}: EV fitted {a['ev']:.3f}, preset {b['ev']:.3f} (rho_rel {a['rho_rel']:.2f}, lag {a['lag_s'] * 1e3:.0f} ms)"
+        f"{a['name']}: EV fitted {a['ev']:.3f}, preset {b['ev']:.3f} "
+        f"(rho_rel {a['rho_rel']:.2f}, lag {a['lag_s'] * 1e3:.0f} ms)"
     )
 
 # %% [markdown]
