@@ -109,6 +109,8 @@ def _build_scope(entry: dict, inputs: dict, *, warn_ok: bool = True):
     """Build the entry's Scope (cleo_compat=True) and inject every injection in order."""
     import warnings
 
+    import jax
+
     config = entry["config"]
     sc = config["scope"]
     sensor = _scope_sensor(config)
@@ -126,7 +128,7 @@ def _build_scope(entry: dict, inputs: dict, *, warn_ok: bool = True):
     )
     for j, inj in enumerate(config.get("injections", [])):
         kw = dict(inj.get("kwargs", {k: v for k, v in inj.items() if k != "group"}))
-        kw.pop("rho", None)  # a description of the generator; its output is an input array
+        rho_desc = kw.pop("rho", None)  # a description of the generator
         call = {}
         if "focus_depth" in kw:
             call["focus_depth"] = kw["focus_depth"]
@@ -137,14 +139,39 @@ def _build_scope(entry: dict, inputs: dict, *, warn_ok: bool = True):
             call["i_targets"] = np.asarray(kw["i_targets"], dtype=np.int64)
         if kw.get("soma_radius") == 0:
             call.pop("soma_radius")  # Cleo quirk 5: a falsy radius falls back to the scope's
+        fd = call.get("focus_depth", scope.focus_depth)
+        if fd is not None and float(fd) != 0.0:
+            # plane mode: Cleo ignores these keywords there (our API rejects them)
+            call.pop("i_targets", None)
+            call.pop("sigma_noise", None)
+        else:
+            call.pop("base_sigma", None)  # explicit mode: Cleo uses sigma_noise or the sensor's
         if f"inj{j}__rho_rel_generated" in inputs:
+            # exactly what Cleo's generator returned (n = candidates before the SNR cut)
             call["rho_rel"] = np.asarray(inputs[f"inj{j}__rho_rel_generated"], dtype=float)
+        elif rho_desc is not None:
+            call["rho_rel"] = _rho_generator(rho_desc)
+            call["key"] = jax.random.key(0)  # unused: the generator is NumPy-seeded, as in the reference
         group = inj["group"]
         with warnings.catch_warnings():
             if warn_ok:
                 warnings.simplefilter("ignore")
             scope = scope.inject(group, np.asarray(inputs[f"coords_m__{group}"], dtype=float), **call)
     return scope
+
+
+def _rho_generator(desc: dict):
+    """A ``(key, n)`` rho_rel function from a manifest description (``kind`` ones, uniform or
+    lognormal, NumPy ``default_rng(seed)``: this reproduces every ``inj*__rho_rel_generated``
+    array of the public reference files exactly). Used only when that array is absent."""
+    kind = desc.get("kind", "ones")
+    if kind == "ones":
+        return lambda key, n: np.ones(n)
+    if kind == "uniform":
+        return lambda key, n: np.random.default_rng(desc["seed"]).uniform(desc["lo"], desc["hi"], n)
+    if kind == "lognormal":
+        return lambda key, n: np.random.default_rng(desc["seed"]).lognormal(desc["mu"], desc["sigma"], n)
+    raise NotImplementedError(f"unknown rho_rel generator description {desc!r}")
 
 
 def _order_check(entry: dict, inputs: dict, scope) -> np.ndarray:
@@ -208,13 +235,17 @@ def run_targeting(entry: dict, inputs: dict) -> dict:
         out = {"scope_direction_normalized": d_unit}
         for label, call in config["standalone_calls"].items():
             direction = d_in if call["direction"] == "as_given" else d_unit
+            setting = lambda key: _scope_cfg(call, key) if _scope_cfg(call, key) is not None else _scope_cfg(sc, key)
+            location = _scope_cfg(call, "location")
+            if location is None:
+                location = inputs.get("scope_location_m", _scope_cfg(sc, "location"))
             it, nff, cop = jg.target_neurons_in_plane(
                 np.asarray(inputs[f"coords_m__{call['group']}"], dtype=float),
-                _scope_cfg(sc, "focus_depth"),
-                _scope_cfg(sc, "img_width"),
-                np.asarray(inputs.get("scope_location_m", _scope_cfg(sc, "location")), dtype=float),
+                setting("focus_depth"),
+                setting("img_width"),
+                np.asarray(location, dtype=float),
                 direction,
-                _scope_cfg(sc, "soma_radius"),
+                setting("soma_radius"),
                 call.get("sensor_location", "cytoplasm"),
                 cleo_compat=True,  # Cleo's |s| projection, direction used as given
             )
