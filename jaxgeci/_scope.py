@@ -610,7 +610,8 @@ class Scope(eqx.Module):
         Args:
             spikes_by_population: ``{population: spikes}`` with dense ``(time, neurons)``
                 counts or :class:`jaxgeci.SpikeTrains` over the population's neurons (a bare
-                spikes object is accepted when the scope has one population).
+                spikes object is accepted when the scope has one population; ``None`` for a
+                pre-existing-Ca sensor driven by ``ca_pre_by_population`` alone).
             dt: time step (s).
             key: ``jax.random`` key for the noise (required when ``noise=True``). Sample
                 ``m`` uses ``fold_in(key, m)``, so the closed-loop reader draws the same noise.
@@ -631,13 +632,16 @@ class Scope(eqx.Module):
         dt = check_dt(dt)
         if noise and key is None:
             raise ValueError("key is required for the imaging noise (key=jax.random.key(0)); or pass noise=False.")
-        spikes = self._by_population(spikes_by_population, "spikes_by_population")
         ca_pre = self._by_population(ca_pre_by_population, "ca_pre_by_population", required=False)
+        if spikes_by_population is None and self.sensor.needs_ca_input and ca_pre:
+            spikes = {p: None for p in self.population_names}  # Ca alone drives the sensor
+        else:
+            spikes = self._by_population(spikes_by_population, "spikes_by_population")
         cols, perm, finals = [], [], {}
         t = steps = rate = None
         n_steps_seen = None
         for p, (g, nid, rho, n_neurons) in self._groups().items():
-            roi_spk = _roi_spikes(spikes[p], nid, n_neurons, p)
+            roi_spk = None if spikes[p] is None else _roi_spikes(spikes[p], nid, n_neurons, p)
             roi_ca = None
             if p in ca_pre:
                 ca = ca_pre[p]
@@ -646,7 +650,12 @@ class Scope(eqx.Module):
                         f"ca_pre_by_population[{p!r}] must be (time, {n_neurons}) in M, got shape {_shape(ca)}."
                     )
                 roi_ca = jnp.take(jnp.asarray(ca, dtype=float), jnp.asarray(nid), axis=1)
-            T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else _shape(roi_spk)[0]
+            if roi_spk is None:
+                if roi_ca is None:
+                    raise ValueError(f"spikes of population {p!r} are None and no ca_pre was given for it.")
+                T = _shape(roi_ca)[0]
+            else:
+                T = roi_spk.n_steps if isinstance(roi_spk, SpikeTrains) else _shape(roi_spk)[0]
             if n_steps_seen is not None and T != n_steps_seen:
                 raise ValueError(
                     f"every population needs the same number of steps; {p!r} has {T}, others {n_steps_seen}."

@@ -312,3 +312,19 @@ def test_image_under_filter_jit_and_vmap_over_sensors():
     for k, kd in enumerate(kds):
         np.testing.assert_allclose(batched[k], run(s.with_sensor(jg.gcamp6f(K_d=kd))), rtol=1e-5, atol=1e-6)
     assert not np.allclose(batched[0], batched[2])
+
+
+def test_image_pre_existing_calcium_equals_simulate(x64):
+    sensor = jg.gcamp6f(pre_existing_cal=True)  # pre-existing Ca + double exponential
+    x = _coords(60, seed=11)
+    s = jg.Scope(sensor, 400e-6, 100e-6).inject("A", x, rho_rel=0.7)
+    T = 400
+    t = np.arange(T) * 1e-4
+    rng = np.random.default_rng(0)
+    amp = rng.uniform(1e-7, 5e-7, 60)
+    ca = 5e-8 + amp[None, :] * np.exp(-np.maximum(t[:, None] - 0.01, 0) / 0.02) * (t[:, None] >= 0.01)
+    res = s.image(None, 1e-4, ca_pre_by_population={"A": ca}, sample_every=20, noise=False)
+    nid = np.asarray(s.i_targets)
+    ref = jg.simulate(sensor, None, 1e-4, rho_rel=s.rho_rel, ca_pre=ca[:, nid], sample_every=20).dFF
+    np.testing.assert_allclose(res.dFF_clean, ref, rtol=1e-12, atol=1e-15)
+    assert float(jnp.max(res.dFF_clean)) > 0.01
