@@ -93,3 +93,7 @@ from ._results import (
     write_results as write_results,
 )
 from ._synthetic import synthetic_recording as synthetic_recording
+
+# Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
+from . import io as io
+from ._chunked import simulate_chunked as simulate_chunked
