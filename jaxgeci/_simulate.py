@@ -141,7 +141,22 @@ def _check_leaf_shapes(sensor, n_neurons):
             )
 
 
+def _valid_counts(arr) -> bool:
+    return bool(np.all(np.isfinite(arr)) and arr.min() >= 0)
+
+
 def _dense_spikes(spikes):
+    if isinstance(spikes, jax.Array) and is_concrete(spikes):
+        # device array (possibly sharded over devices/hosts): validate on device, keep its placement
+        if spikes.ndim != 2:
+            raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {spikes.shape}.")
+        if spikes.dtype == bool:
+            spikes = spikes.astype(jnp.float32)
+        if not jnp.issubdtype(spikes.dtype, jnp.number):
+            raise TypeError(f"spikes must be numeric counts, got dtype {spikes.dtype}.")
+        if spikes.size and spikes.is_fully_addressable and not _valid_counts(np.asarray(spikes)):
+            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
+        return spikes
     if is_concrete(spikes):
         arr = np.asarray(spikes)
         if arr.ndim != 2:
