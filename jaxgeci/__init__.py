@@ -94,6 +94,14 @@ from ._results import (
 )
 from ._synthetic import synthetic_recording as synthetic_recording
 
+# Multi-device runs: neurons (and parameter batches) sharded over a device mesh (issue 6)
+from ._sharding import (
+    neuron_mesh as neuron_mesh,
+    shard_neurons as shard_neurons,
+    shard_sensor as shard_sensor,
+    simulate_sharded as simulate_sharded,
+)
+
 # Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
 from . import io as io
 from ._chunked import simulate_chunked as simulate_chunked
