@@ -208,5 +208,21 @@ with jax.enable_x64(True):  # quirk 1: runs, with the exact integrator
     r = jaxgeci.simulate(pre, None, dt, ca_pre=ca)
     print("pre-existing Ca + double exponential: final ΔF/F", float(r.dFF[-1, 0]))
 
+# %% [markdown]
+# ### Quirk 6: the on-plane projection
+#
+# Two neurons 5 µm above and below a focal plane at 100 µm depth, 99.9 µm off axis, with a
+# 200 µm wide field of view. Both somata cross the plane and both project inside the field.
+# Cleo projects with `|s|`, which puts the objective-side neuron 10 µm *off* the plane and out
+# of view; `cleo_compat=True` reproduces that.
+
+# %%
+twins = np.array([[99.9e-6, 0.0, 95e-6], [99.9e-6, 0.0, 105e-6]])  # m
+for compat in (False, True):
+    i_t, _, q = jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6, cleo_compat=compat)
+    print(f"cleo_compat={compat}: targets {list(np.asarray(i_t))}, on-plane z (µm) {np.asarray(q)[:, 2] * 1e6}")
+assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6)[0])) == [0, 1]
+assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6, cleo_compat=True)[0])) == [1]
+
 # %%
 plt.show()
