@@ -172,8 +172,8 @@ def _two_pop_scope():
 
 def test_image_equals_simulate_on_rois_and_sample_rate(x64):
     s = _two_pop_scope()
-    dt, T = 1e-4, 3000
-    spk = {"A": _poisson(T, 120, 20.0, dt, 0), "B": _poisson(T, 80, 20.0, dt, 1)}
+    dt, T = 1e-4, 1200
+    spk = {"A": _poisson(T, 120, 50.0, dt, 0), "B": _poisson(T, 80, 50.0, dt, 1)}
     res = s.image(spk, dt, sample_rate=30.0, noise=False)
     assert res.steps[1] == 333 and abs(res.sample_rate_hz - 1 / (333 * dt)) < 1e-9  # 30.03 Hz
     assert res.dFF.shape == (int(np.ceil(T / 333)), s.n)
@@ -191,7 +191,7 @@ def test_image_equals_simulate_on_rois_and_sample_rate(x64):
 
 def test_noise_statistics_and_key(x64):
     s = _scope().inject("A", _coords(300, seed=9))
-    spk = {"A": jg.SpikeTrains(steps=[], neurons=[], n_steps=2000, n_neurons=300)}
+    spk = {"A": jg.SpikeTrains(steps=[], neurons=[], n_steps=1000, n_neurons=300)}
     res = s.image(spk, 1e-4, sample_every=1, key=jax.random.key(3))
     z = np.asarray(res.noise / res.sigma[None, :])
     # 2000 x n_rois draws: pooled mean/std within 5 standard errors of N(0, 1)
