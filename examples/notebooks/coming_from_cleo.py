@@ -220,7 +220,8 @@ with jax.enable_x64(True):  # quirk 1: runs, with the exact integrator
 twins = np.array([[99.9e-6, 0.0, 95e-6], [99.9e-6, 0.0, 105e-6]])  # m
 for compat in (False, True):
     i_t, _, q = jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6, cleo_compat=compat)
-    print(f"cleo_compat={compat}: targets {list(np.asarray(i_t))}, on-plane z (µm) {np.asarray(q)[:, 2] * 1e6}")
+    z_um = (np.asarray(q)[:, 2] * 1e6).round(3).tolist()
+    print(f"cleo_compat={compat}: targets {np.asarray(i_t).tolist()}, on-plane z (µm) {z_um}")
 assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6)[0])) == [0, 1]
 assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6, cleo_compat=True)[0])) == [1]
 
