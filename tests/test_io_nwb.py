@@ -167,3 +167,40 @@ def test_write_errors(tmp_path):
         write_nwb(tmp_path / "x.nwb", ok, frame_rate_hz=10.0)
     write_nwb(tmp_path / "x.nwb", ok + 1, frame_rate_hz=10.0, overwrite=True)
     np.testing.assert_array_equal(read_nwb_imaging(tmp_path / "x.nwb").dff, ok + 1)
+
+
+def test_read_transposed_series(tmp_path, caplog):
+    """Some writers store (rois, time); the reader detects it from the ROI count."""
+    from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+    f = pynwb.NWBFile("t", "id-2", datetime.datetime(2025, 5, 1, tzinfo=datetime.timezone.utc))
+    dev = f.create_device(name="scope")
+    plane = f.create_imaging_plane(
+        name="plane",
+        optical_channel=OpticalChannel(name="ch", description="g", emission_lambda=510.0),
+        description="p",
+        device=dev,
+        excitation_lambda=920.0,
+        imaging_rate=10.0,
+        indicator="GCaMP6s",
+        location="VISp",
+    )
+    mod = f.create_processing_module(name="ophys", description="o")
+    seg = ImageSegmentation()
+    mod.add(seg)
+    ps = seg.create_plane_segmentation(name="ps", description="d", imaging_plane=plane)
+    for r in range(3):
+        mask = np.zeros((4, 4))
+        mask[r, r] = 1.0
+        ps.add_roi(image_mask=mask)
+    region = ps.create_roi_table_region(region=[0, 1, 2], description="all")
+    data = np.arange(60, dtype=float).reshape(3, 20)  # (rois, time)
+    box = DfOverF(name="DfOverF")
+    box.add_roi_response_series(RoiResponseSeries(name="dff", data=data, rois=region, unit="n.a.", rate=10.0))
+    mod.add(box)
+    with pynwb.NWBHDF5IO(str(tmp_path / "t.nwb"), "w") as io:
+        io.write(f)
+    with caplog.at_level(logging.WARNING, logger="jaxgeci.io._nwb"):
+        im = read_nwb_imaging(tmp_path / "t.nwb")
+    np.testing.assert_array_equal(im.dff, data.T)
+    assert im.t_frames.shape == (20,) and "transposing" in caplog.text

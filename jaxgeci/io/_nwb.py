@@ -369,6 +369,12 @@ def read_nwb_imaging(
         data = np.asarray(s.data[:])
         if data.ndim == 1:
             data = data[:, None]
+        n_region = len(s.rois.data[:])
+        n_times = None if s.timestamps is None else len(s.timestamps)
+        if data.shape[1] != n_region and data.shape[0] == n_region and (n_times is None or data.shape[1] == n_times):
+            # NWB stores time first; some writers store (rois, time). nwbinspector flags this.
+            logger.warning("read_nwb_imaging: %s is stored (rois, time); transposing.", s.name)
+            data = data.T
         T, R = data.shape
         if s.timestamps is not None:
             t = np.asarray(s.timestamps[:], dtype=float)

@@ -228,6 +228,8 @@ def read_suite2p(
     n_rois = F.shape[0]
     if (path / "iscell.npy").exists():
         iscell = np.asarray(np.load(path / "iscell.npy"), dtype=float).reshape(n_rois, -1)
+        if iscell.shape[1] == 1:  # flags only: use them as the probability too
+            iscell = np.concatenate([iscell, iscell], axis=1)
     else:
         logger.warning("%s has no iscell.npy: keeping every ROI.", path)
         iscell = np.ones((n_rois, 2))
@@ -287,7 +289,7 @@ def read_suite2p(
         t_frames=np.arange(T) / frame_rate_hz,
         frame_rate_hz=float(frame_rate_hz),
         roi_index=idx,
-        iscell_prob=iscell[idx, 1] if iscell.shape[1] > 1 else np.ones(idx.size),
+        iscell_prob=iscell[idx, 1],
         f0=f0,
         neuropil_factor=float(neuropil_factor),
         baseline_percentile=float(baseline_percentile),
