@@ -204,3 +204,12 @@ def test_read_transposed_series(tmp_path, caplog):
         im = read_nwb_imaging(tmp_path / "t.nwb")
     np.testing.assert_array_equal(im.dff, data.T)
     assert im.t_frames.shape == (20,) and "transposing" in caplog.text
+
+
+def test_write_a_simulation_result_directly(tmp_path):
+    sensor, res, coords, _ = _simulated(n_neurons=2, n_steps=2000)
+    write_nwb(tmp_path / "r.nwb", res, roi_coords=coords[:2], sensor=sensor)
+    back = read_nwb_imaging(tmp_path / "r.nwb")
+    np.testing.assert_array_equal(back.dff, np.asarray(res.dFF))
+    # frame times steps * dt (float64), as a rate: ~1e-15 relative rounding
+    np.testing.assert_allclose(back.t_frames, np.asarray(res.steps) * DT, rtol=1e-12, atol=1e-15)

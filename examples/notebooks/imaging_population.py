@@ -136,8 +136,7 @@ try:
     who = np.asarray(spikes.neurons)
     path = jaxgeci.io.write_nwb(
         "imaging_population.nwb",
-        np.asarray(img2.dFF),
-        t_frames=np.asarray(img2.steps) * dt,
+        img2,  # an ImagingResult: samples and frame times steps * dt
         roi_coords=np.asarray(two.focus_coords),
         spike_times=[times[who == i] for i in range(N_NEURONS)],
         roi_units=roi_neuron,

@@ -128,8 +128,9 @@ def write_nwb(
 
     Args:
         path: the ``.nwb`` file to create.
-        dff: ΔF/F (dimensionless), ``(frames, rois)`` (e.g. ``SimulationResult.dFF`` or the
-            Scope's samples). Written as given (its dtype is kept).
+        dff: ΔF/F (dimensionless), ``(frames, rois)``, written as given (its dtype is kept);
+            or a :class:`jaxgeci.SimulationResult` / :class:`jaxgeci.ImagingResult`, whose
+            ``dFF`` is written with frame times ``steps * dt`` (s).
         t_frames: frame times (s), ``(frames,)``; regular times are stored as a rate and a
             start time, irregular ones as timestamps. Give this or ``frame_rate_hz``.
         frame_rate_hz: imaging rate (Hz) when ``t_frames`` is not given (start at 0 s).
@@ -163,6 +164,10 @@ def write_nwb(
     pynwb = require("pynwb", "io", "Writing NWB files")
     from pynwb.ophys import DfOverF, OpticalChannel
 
+    if all(hasattr(dff, a) for a in ("dFF", "steps", "dt")):  # SimulationResult / ImagingResult
+        if t_frames is None and frame_rate_hz is None:
+            t_frames = np.asarray(dff.steps, dtype=np.int64) * float(dff.dt)
+        dff = dff.dFF
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path!r} exists; pass overwrite=True to replace it.")
