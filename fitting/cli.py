@@ -119,7 +119,7 @@ def evaluate_files(params_path, recs, *, dt=1e-3, save_traces=None, progress=Tru
             _save_trace(save_traces, rec, r)
     evs = sorted(v["ev"] for v in files.values())
     return {
-        "params": os.fspath(params_path),
+        "params": params_path if isinstance(params_path, str) else "<in memory>",
         "protocol": "EV = 1 - mean((dff - model)^2)/var(dff) over frames after the first 2 s; per recording "
         "only a cubic B-spline baseline (knots >= 30 s apart), an amplitude scale and one lag in ±50 ms are fitted",
         "files": files,

@@ -359,7 +359,7 @@ def fit(
 
     params = eqx.combine(trainable, frozen)
     fitted = unwrap(params)
-    _, proj = jax.jit(lambda p: batch_loss(p, batch, cfg, lags, exact=True))(params)
+    _, proj = eqx.filter_jit(lambda p, b, l: batch_loss(p, b, cfg, l, exact=True))(params, batch, lags)
     cells = {
         n: {"ev": float(proj.ev[i]), "rho_rel": float(proj.rho_rel[i]), "lag_s": float(proj.lag_s[i])}
         for i, n in enumerate(batch.names)
