@@ -3,7 +3,9 @@ no Python loop over the batch. Reports neuron-steps/s (B x N x steps / time) vs 
 
 The B indicator variants scale K_d and tau_off over +-20 % (a grid a fit would explore); all
 share the same spikes (Poisson 5 Hz, ``SpikeTrains``), dt = 0.1 ms, 1 s, read every 333 steps
-(30.03 Hz), ``record=("dFF",)``.
+(30.03 Hz), ``record=("dFF",)``. For comparison each row also times the same sweep laid out
+flat: ONE sensor of B x N neurons whose varied constants are per-neuron arrays, spikes
+replicated as events (``flat_*`` columns).
 
 Usage::
 
@@ -37,6 +39,19 @@ def stacked_variants(b):
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *variants)
 
 
+def flat_variants(stacked, b, n):
+    """The stacked sensor as ONE sensor of ``b x n`` neurons: each batched constant repeated
+    over its ``n`` neurons (the flat alternative to ``filter_vmap``)."""
+    import jaxgeci
+
+    base = jaxgeci.gcamp6f()
+    flat = {}
+    for key in ("K_d", "tau_off"):
+        leaf = stacked.K_d if key == "K_d" else stacked.bind_act_model.tau_off
+        flat[key] = np.repeat(np.asarray(leaf), n)
+    return base.replace(**flat)
+
+
 def main(argv=None):
     import equinox as eqx
 
@@ -65,6 +80,20 @@ def main(argv=None):
         first, ts = C.timeit(lambda: C.block(run(batch)), a.repeats)
         out = run(batch)
         assert out.shape == (b, len(range(0, n_steps, every)), a.n)
+        # the same sweep laid out flat: B x N neurons, the varied constants per neuron
+        flat = flat_variants(batch, b, a.n)
+        flat_trains = jaxgeci.SpikeTrains(
+            steps=np.tile(steps, b),
+            neurons=(np.arange(b)[:, None] * a.n + neurons[None, :]).reshape(-1),
+            n_steps=n_steps,
+            n_neurons=b * a.n,
+        )
+        f_first, f_ts = C.timeit(
+            lambda: C.block(jaxgeci.simulate(flat, flat_trains, dt, sample_every=every, record=("dFF",)).dFF),
+            a.repeats,
+        )
+        flat_out = jaxgeci.simulate(flat, flat_trains, dt, sample_every=every, record=("dFF",)).dFF
+        flat_out = np.asarray(flat_out).reshape(-1, b, a.n).transpose(1, 0, 2)
         r = {
             "batch": b,
             "n_neurons": a.n,
@@ -72,6 +101,9 @@ def main(argv=None):
             "time_s": min(ts),
             "compile_s": first - min(ts),
             "neuron_steps_per_s": b * a.n * n_steps / min(ts),
+            "flat_time_s": min(f_ts),
+            "flat_neuron_steps_per_s": b * a.n * n_steps / min(f_ts),
+            "flat_max_rel_diff_vs_vmap": float(np.abs(flat_out - np.asarray(out)).max() / np.abs(np.asarray(out)).max()),
             "load": C.load(),
         }
         print(r, flush=True)
