@@ -529,7 +529,8 @@ class Scope(eqx.Module):
     @property
     def roi_population(self) -> tuple[str, ...]:
         """Population name of every ROI."""
-        return tuple(self.populations[j] for j in self.roi_injection)
+        pops = self.populations  # once: the property rebuilds the tuple on every access
+        return tuple(pops[j] for j in self.roi_injection)
 
     @property
     def dFF_1AP(self):
