@@ -36,3 +36,24 @@ def test_mkdocs_build_strict(tmp_path):
     nb = sorted((ROOT / "examples" / "notebooks").glob("*.py"))
     for path in nb:
         assert (site / "notebooks" / path.stem / "index.html").exists(), path.name
+
+
+def test_every_notebook_and_page_is_in_the_nav():
+    yaml = pytest.importorskip("yaml")
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+
+    def leaves(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                yield from leaves(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from leaves(v)
+        else:
+            yield node
+
+    in_nav = set(leaves(nav))
+    missing = [f"notebooks/{p.name}" for p in sorted((ROOT / "examples" / "notebooks").glob("*.py"))]
+    missing += [p.relative_to(ROOT / "docs").as_posix() for p in sorted((ROOT / "docs").glob("**/*.md"))]
+    missing = [m for m in missing if m not in in_nav]
+    assert not missing, f"add these to the nav in mkdocs.yml: {missing}"
