@@ -229,9 +229,9 @@ def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, recor
 
 
 # Event spikes on the regular path: a read period's dense (k, neurons) block is built at once
-# when it fits in ~1 MiB (cache-resident, fastest for small populations); beyond that each step
+# when it has <= 2**20 entries (4 MiB; measured faster up to ~3000 neurons at 333 steps); beyond that each step
 # scatters its own few events into a (neurons,) vector (measured on CPU: see benchmarks/).
-_CHUNK_DENSE_MAX = 2**18
+_CHUNK_DENSE_MAX = 2**20
 _PER_STEP_EVENTS = None  # None: choose by size; True/False force a layout (benchmarks)
 
 
