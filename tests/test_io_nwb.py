@@ -132,6 +132,8 @@ def test_read_plain_pynwb_file(tmp_path, caplog):
     np.testing.assert_array_equal(im.dff, data)
     np.testing.assert_allclose(im.t_frames, 2.0 + np.arange(20) / 10.0, rtol=1e-15)
     assert im.roi_coords is None and im.indicator == "jGCaMP8s"
+    # image masks with one pixel at (r, r): centroid (r, r) in pixels
+    np.testing.assert_array_equal(im.metadata["roi_centroid_px"], [[0.0, 0.0], [1.0, 1.0]])
     np.testing.assert_array_equal(im.spike_times[1], [3.5, 4.0])  # one unit per ROI: in order
 
     _plain_pynwb_file(tmp_path / "b.nwb", n_units=3)
@@ -190,9 +192,7 @@ def test_read_transposed_series(tmp_path, caplog):
     mod.add(seg)
     ps = seg.create_plane_segmentation(name="ps", description="d", imaging_plane=plane)
     for r in range(3):
-        mask = np.zeros((4, 4))
-        mask[r, r] = 1.0
-        ps.add_roi(image_mask=mask)
+        ps.add_roi(pixel_mask=[(r, 2 * r, 1.0), (r + 1, 2 * r, 3.0)])  # (x, y, weight)
     region = ps.create_roi_table_region(region=[0, 1, 2], description="all")
     data = np.arange(60, dtype=float).reshape(3, 20)  # (rois, time)
     box = DfOverF(name="DfOverF")
@@ -204,6 +204,8 @@ def test_read_transposed_series(tmp_path, caplog):
         im = read_nwb_imaging(tmp_path / "t.nwb")
     np.testing.assert_array_equal(im.dff, data.T)
     assert im.t_frames.shape == (20,) and "transposing" in caplog.text
+    # weighted pixel-mask centroids: x = r + 3/4, y = 2r
+    np.testing.assert_allclose(im.metadata["roi_centroid_px"], [[r + 0.75, 2.0 * r] for r in range(3)], rtol=1e-15)
 
 
 def test_write_a_simulation_result_directly(tmp_path):

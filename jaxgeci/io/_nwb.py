@@ -45,7 +45,9 @@ class NWBImaging:
         dff: ΔF/F (dimensionless), ``(frames, rois)``.
         t_frames: frame times (s), ``(frames,)``.
         frame_rate_hz: imaging rate (Hz): the series' rate, or ``1/median(diff(t))``.
-        roi_coords: ROI centres (m), ``(rois, 3)``, or ``None`` if the file has none.
+        roi_coords: ROI centres (m), ``(rois, 3)``, from the PlaneSegmentation columns
+            ``x, y, z`` (written by :func:`write_nwb`), or ``None``; files from other tools
+            get their mask centroids in pixels as ``metadata["roi_centroid_px"]`` instead.
         spike_times: spike times (s) of each ROI's neuron, a list of ``rois`` arrays (an
             entry is ``None`` when the ROI has no matched unit), or ``None`` (no Units table).
         indicator: the imaging plane's indicator (e.g. ``"GCaMP6f"``).
@@ -348,6 +350,31 @@ def _find_series(nwbfile, name):
     )
 
 
+def _mask_centroids(table, rows) -> np.ndarray | None:
+    """Weighted centre of each ROI's mask in pixel (voxel) units, ``(rois, 2 or 3)``, from
+    ``image_mask``, ``pixel_mask`` or ``voxel_mask``; ``None`` if the table has none."""
+    cols = set(table.colnames)
+    out = []
+    try:
+        for r in rows:
+            if "image_mask" in cols:
+                m = np.asarray(table["image_mask"][int(r)], dtype=float)
+                idx = np.indices(m.shape).reshape(m.ndim, -1).T
+                w = m.reshape(-1)
+            elif "pixel_mask" in cols or "voxel_mask" in cols:
+                entries = table["pixel_mask" if "pixel_mask" in cols else "voxel_mask"][int(r)]
+                arr = np.asarray([tuple(e) for e in entries], dtype=float)
+                idx, w = arr[:, :-1], arr[:, -1]
+            else:
+                return None
+            total = float(np.sum(w))
+            out.append(idx.T @ w / total if total > 0 else np.full(idx.shape[1], np.nan))
+    except (KeyError, IndexError, TypeError, ValueError) as err:  # unusual layouts: skip, say so
+        logger.info("read_nwb_imaging: ROI centroids not computed (%s).", err)
+        return None
+    return np.asarray(out)
+
+
 def read_nwb_imaging(
     path: str | os.PathLike,
     *,
@@ -391,8 +418,11 @@ def read_nwb_imaging(
         rows = np.asarray(s.rois.data[:], dtype=np.int64)
         colnames = set(table.colnames)
         coords = None
+        centroid_px = None
         if all(c in colnames for c in _COORD_COLS):
             coords = np.stack([np.asarray(table[c][:], dtype=float)[rows] for c in _COORD_COLS], axis=1)
+        else:
+            centroid_px = _mask_centroids(table, rows)
         plane = getattr(table, "imaging_plane", None)
         indicator = str(getattr(plane, "indicator", "") or "")
         spikes = None
@@ -426,6 +456,8 @@ def read_nwb_imaging(
             "session_id": nwbfile.identifier,
             "session_description": nwbfile.session_description,
         }
+        if centroid_px is not None:
+            metadata["roi_centroid_px"] = centroid_px.tolist()
     return NWBImaging(
         dff=data,
         t_frames=t,
