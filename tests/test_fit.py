@@ -143,6 +143,7 @@ def test_frozen_constants_get_zero_update(x64):
             np.testing.assert_array_equal(np.asarray(after[k]), np.asarray(v))
 
 
+@pytest.mark.slow  # several fits, each compiles its step (~60 s on an idle 2-core box)
 def test_resumed_fit_equals_uninterrupted(x64, tmp_path):
     s = jaxgeci.gcamp6f()
     recs = _recs(s.replace(gamma=400.0, tau_off=0.02), n=2, duration=6.0)
@@ -160,6 +161,7 @@ def test_resumed_fit_equals_uninterrupted(x64, tmp_path):
         jaxgeci.fit(recs, s, ["gamma"], checkpoint=ck, **kw)
 
 
+@pytest.mark.slow  # several fits, each compiles its step (~60 s on an idle 2-core box)
 def test_per_cell_constants_and_vmap_equals_loop(x64):
     s = jaxgeci.gcamp6f()
     recs = _recs(s, n=3, duration=6.0)
