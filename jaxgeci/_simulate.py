@@ -173,6 +173,12 @@ def _dense_spikes(spikes):
     return spikes
 
 
+def _bucket(width: int) -> int:
+    """Pad an event-table width to the next power of two (>= 8), so new spikes of a similar
+    rate reuse the compiled scan instead of recompiling for every new maximum."""
+    return max(8, 1 << (max(1, width) - 1).bit_length())
+
+
 def _chunk_events(spk: SpikeTrains, bounds: np.ndarray):
     steps = np.asarray(spk.steps, dtype=np.int64)
     neurons = np.asarray(spk.neurons, dtype=np.int64)
@@ -181,7 +187,7 @@ def _chunk_events(spk: SpikeTrains, bounds: np.ndarray):
     order = np.argsort(chunk, kind="stable")
     chunk, steps, neurons = chunk[order], steps[order], neurons[order]
     counts = np.bincount(chunk, minlength=n_chunks)
-    width = max(1, int(counts.max()) if counts.size else 1)
+    width = _bucket(int(counts.max()) if counts.size else 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.arange(steps.size) - starts[chunk]
     local = np.zeros((n_chunks, width), dtype=np.int32)
@@ -241,7 +247,7 @@ def _step_events(spk: SpikeTrains, n_steps: int):
     steps = np.asarray(spk.steps, dtype=np.int64)
     neurons = np.asarray(spk.neurons, dtype=np.int64)
     counts = np.bincount(steps, minlength=n_steps)
-    width = max(1, int(counts.max()) if counts.size else 1)
+    width = _bucket(int(counts.max()) if counts.size else 1)
     if n_steps * width > 4 * steps.size + 8 * n_steps:
         return None
     order = np.argsort(steps, kind="stable")
