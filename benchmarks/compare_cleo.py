@@ -27,9 +27,14 @@ Timing: each side runs once untimed (Cleo: a 10 ms run that generates and compil
 jaxgeci: the first call, which compiles), then ``--repeats`` timed runs, interleaved between
 the two sides; the minimum is reported. The machine load is recorded with every measurement.
 
+With ``--host-devices 2`` the kernel section also times ``jaxgeci.simulate_sharded`` with the
+neurons split over 2 XLA CPU devices (one per core; Brian2's runtime cython target uses one
+core).
+
 Usage::
 
     python benchmarks/compare_cleo.py                       # everything, writes JSON
+    python benchmarks/compare_cleo.py --host-devices 2      # + the 2-device sharded kernel
     python benchmarks/compare_cleo.py --sections kernel --sizes 1000 10000 --repeats 3
 """
 
@@ -45,6 +50,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
+
+
+if "--host-devices" in sys.argv:  # must be set before JAX starts
+    _nd = sys.argv[sys.argv.index("--host-devices") + 1]
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_nd}").strip()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -152,6 +162,15 @@ def section_kernel(sizes, repeats, cleo_ok):
             C.block(jaxgeci.simulate(sensor, trains, DT, sample_every=EVERY, record=("dFF",)).dFF)
 
         fns = {"jaxgeci": jx}
+        if len(jax.devices()) > 1:  # the same run with neurons split over all devices (cores)
+            mesh = jaxgeci.neuron_mesh()
+
+            def jx_sharded():
+                C.block(
+                    jaxgeci.simulate_sharded(sensor, trains, DT, sample_every=EVERY, record=("dFF",), mesh=mesh).dFF
+                )
+
+            fns["jaxgeci_sharded"] = jx_sharded
         setup = {}
         if cleo_ok:
             for label, geci in (("cleo_with", True), ("cleo_without", False)):
@@ -169,6 +188,10 @@ def section_kernel(sizes, repeats, cleo_ok):
         r["jaxgeci_compile_s"] = first["jaxgeci"] - best["jaxgeci"]
         r["jaxgeci_neuron_steps_per_s"] = n * n_steps / best["jaxgeci"]
         r["all_times"] = times
+        if "jaxgeci_sharded" in best:
+            r["jaxgeci_sharded_devices"] = len(jax.devices())
+            r["jaxgeci_sharded_s"] = best["jaxgeci_sharded"]
+            r["jaxgeci_sharded_neuron_steps_per_s"] = n * n_steps / best["jaxgeci_sharded"]
         if cleo_ok:
             geci_s = best["cleo_with"] - best["cleo_without"]
             r.update(
@@ -179,6 +202,8 @@ def section_kernel(sizes, repeats, cleo_ok):
                 cleo_geci_neuron_steps_per_s=n * n_steps / geci_s if geci_s > 0 else float("inf"),
                 speedup=geci_s / best["jaxgeci"],
             )
+            if "jaxgeci_sharded" in best:
+                r["speedup_sharded"] = geci_s / best["jaxgeci_sharded"]
         out.append(rec(r, section="kernel"))
     return out
 
@@ -345,6 +370,12 @@ def main(argv=None):
     p.add_argument("--fullrate-sizes", nargs="+", type=int, default=[1000, 10_000])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-cleo", action="store_true", help="measure jaxgeci only")
+    p.add_argument(
+        "--host-devices",
+        type=int,
+        default=1,
+        help="split the CPU into this many XLA host devices and also time simulate_sharded (kernel section)",
+    )
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "compare_cleo.json"))
     a = p.parse_args(argv)
     cleo_ok = (not a.no_cleo) and have_cleo()

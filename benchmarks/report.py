@@ -39,15 +39,17 @@ def main():
         )
         if cc.get("kernel"):
             out.append("**GECI kernel** (dt = 0.1 ms, Poisson 5 Hz; jaxgeci reads every 333 steps):\n")
-            out.append("| N | steps | Cleo with GECI (s) | Cleo without (s) | Cleo GECI alone (s) | Cleo GECI neuron-steps/s | jaxgeci (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci compile (s) | Cleo compile, with/without (s) | load |")
-            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            out.append("| N | steps | Cleo with GECI (s) | Cleo without (s) | Cleo GECI alone (s) | Cleo GECI neuron-steps/s | jaxgeci (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci sharded over all cores: neuron-steps/s, **speed-up** | jaxgeci compile (s) | Cleo compile, with/without (s) | load |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in cc["kernel"]:
                 cs = r.get("cleo_setup", {})
                 comp = "/".join(e(cs[k]["warmup_10ms_incl_compile_s"]) for k in ("cleo_with", "cleo_without") if k in cs) or "—"
                 out.append(
                     f"| {r['n_neurons']:.0e} | {r['n_steps']} | {e(r.get('cleo_with_s'))} | {e(r.get('cleo_without_s'))} | "
                     f"{e(r.get('cleo_geci_s'))} | {e(r.get('cleo_geci_neuron_steps_per_s'))} | {e(r['jaxgeci_s'])} | "
-                    f"{e(r['jaxgeci_neuron_steps_per_s'])} | **{e(r.get('speedup'))}x** | {e(r['jaxgeci_compile_s'])} | {comp} | "
+                    f"{e(r['jaxgeci_neuron_steps_per_s'])} | **{e(r.get('speedup'))}x** | "
+                    + (f"{r['jaxgeci_sharded_devices']} devices: {e(r['jaxgeci_sharded_neuron_steps_per_s'])}, **{e(r.get('speedup_sharded'))}x** | " if "jaxgeci_sharded_s" in r else "— | ")
+                    + f"{e(r['jaxgeci_compile_s'])} | {comp} | "
                     f"{r['load'].split('load average:')[-1].strip()} |"
                 )
             out.append("")
