@@ -3,7 +3,9 @@ equal; reading files written by plain pynwb."""
 
 import datetime
 import logging
+from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -215,3 +217,36 @@ def test_write_a_simulation_result_directly(tmp_path):
     np.testing.assert_array_equal(back.dff, np.asarray(res.dFF))
     # frame times steps * dt (float64), as a rate: ~1e-15 relative rounding
     np.testing.assert_allclose(back.t_frames, np.asarray(res.steps) * DT, rtol=1e-12, atol=1e-15)
+
+
+def _ground_truth_file():
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "ground_truth"
+    files = sorted(root.glob("jGCaMP8s_*.npz")) if root.is_dir() else []
+    return files[0] if files else None
+
+
+@pytest.mark.parametrize("source", ["synthetic", "ground_truth"])
+def test_recording_round_trips_through_nwb(tmp_path, source):
+    """A Recording (ΔF/F + spikes of one neuron) -> NWB -> an equal Recording."""
+    if source == "synthetic":
+        rec = jaxgeci.synthetic_recording(jaxgeci.gcamp6s(), jax.random.key(0), duration_s=6.0)
+    else:
+        path = _ground_truth_file()
+        if path is None:
+            pytest.skip("shared ground-truth data not present")
+        rec = jaxgeci.load_recording(path)
+    write_nwb(
+        tmp_path / "rec.nwb",
+        rec.dff[:, None],
+        t_frames=rec.t_frames,
+        spike_times=[rec.spike_times],
+        indicator=rec.indicator,
+    )
+    assert not _inspect(tmp_path / "rec.nwb")[0]
+    (back,) = read_nwb(tmp_path / "rec.nwb")
+    np.testing.assert_array_equal(back.dff, rec.dff)
+    np.testing.assert_array_equal(back.spike_times, rec.spike_times)
+    assert back.indicator == rec.indicator
+    # Jittered frame times are stored as timestamps (exact); regular ones as a rate (~1e-15).
+    np.testing.assert_allclose(back.t_frames, rec.t_frames, rtol=1e-12, atol=1e-12)
+    assert back.frame_rate_hz == pytest.approx(rec.frame_rate_hz, rel=1e-3)  # median vs nominal rate
