@@ -203,3 +203,15 @@ def test_fit_is_generic_over_sensors_s2f(x64):
     assert res.loss_history[-1] < res.loss_history[0]
     assert res.constants["tau_d1"] > float(true.tau_d1)  # moved towards the truth
     assert 0.0 < res.constants["r"] < 1.0
+
+
+@pytest.mark.slow
+def test_lbfgs_recovers_constants(x64):
+    """optax.lbfgs (zoom line search) converges in far fewer steps than Adam on this problem:
+    10 steps bring gamma/tau_off from 27 %/50 % off to within 5 % (measured 1.4 % / 1 %)."""
+    true = jaxgeci.gcamp6f().replace(gamma=400.0, tau_off=0.02)
+    recs = [jaxgeci.synthetic_recording(true, jax.random.key(i), duration_s=6.0, name=f"c{i}") for i in range(2)]
+    res = jaxgeci.fit(recs, jaxgeci.gcamp6f(), ["gamma", "tau_off"], optimizer="lbfgs", n_steps=10,
+                      config=FAST, progress=False)
+    assert res.constants["gamma"] == pytest.approx(400.0, rel=0.05)
+    assert res.constants["tau_off"] == pytest.approx(0.02, rel=0.05)
