@@ -135,16 +135,19 @@ def provenance() -> dict:
 def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict:
     """One parameter set (JSON-ready) from a :class:`jaxgeci.FitResult`.
 
-    ``dFF_max`` is rescaled so that the median fitted amplitude ``rho_rel`` of the fitted cells
-    is 1 (amplitude and ``dFF_max`` are interchangeable under the protocol), so the sensor
+    The amplitude constant (``dFF_max``; ``Fm`` and ``F0`` for S2F) is rescaled so that the
+    median fitted amplitude ``rho_rel`` of the fitted cells is 1 (amplitude and ``dFF_max`` are interchangeable under the protocol), so the sensor
     predicts ΔF/F in the data's units for a typical cell.
     """
     consts = dict(fit_result.constants)
     rhos = np.array([c["rho_rel"] for c in fit_result.cells.values()])
     med = float(np.median(rhos)) if rhos.size else 1.0
     cells = {k: dict(v) for k, v in fit_result.cells.items()}
-    if "dFF_max" in consts and med > 0 and "dFF_max" not in fit_result.free:
-        consts["dFF_max"] = consts["dFF_max"] * med
+    # the amplitude constants of each model family (GECI: dFF_max; S2F: Fm and its offset F0)
+    scale_keys = [k for k in ("dFF_max", "Fm", "F0") if k in consts and k not in fit_result.free]
+    if scale_keys and med > 0:
+        for k in scale_keys:
+            consts[k] = consts[k] * med
         for c in cells.values():
             c["rho_rel"] = c["rho_rel"] / med
     cfg = fit_result.config
