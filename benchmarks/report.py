@@ -53,6 +53,16 @@ def main():
                     f"{r['load'].split('load average:')[-1].strip()} |"
                 )
             out.append("")
+        if cc.get("kernel") and "cleo_geci_profiled_s" in cc["kernel"][0]:
+            out.append("GECI alone from Brian2's profiler (time in the GECI synapses' code objects, same runs):\n")
+            out.append("| N | Cleo GECI, profiled (s) | Cleo GECI neuron-steps/s | jaxgeci (s) | **speed-up** |")
+            out.append("|---|---|---|---|---|")
+            for r in cc["kernel"]:
+                out.append(
+                    f"| {r['n_neurons']:.0e} | {e(r['cleo_geci_profiled_s'])} | {e(r['cleo_geci_profiled_neuron_steps_per_s'])} | "
+                    f"{e(r['jaxgeci_s'])} | **{e(r['speedup_vs_profiled'])}x** |"
+                )
+            out.append("")
         if cc.get("imaging"):
             out.append("**Imaging experiment** (2 s at dt = 0.1 ms, 30 Hz, all neurons imaged, noise):\n")
             out.append("| N | Cleo network+GECI+Scope+RecordOnlyProcessor (s) | Cleo neuron-steps/s | jaxgeci Poisson+SpikeTrains+Scope.image (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci compile (s) | Cleo compile (s) | load |")
