@@ -66,8 +66,14 @@ def held_in(recs, indicator, model, work, progress):
     def make():
         t0, load0 = time.perf_counter(), _load_avg()
         ind, sets, default = fit_indicator(recs, model, progress=progress, **settings(indicator))
-        return {"indicator": ind, "sets": sets, "default": default, "wall_s": time.perf_counter() - t0,
-                "load_avg_start": load0, "load_avg_end": _load_avg()}
+        return {
+            "indicator": ind,
+            "sets": sets,
+            "default": default,
+            "wall_s": time.perf_counter() - t0,
+            "load_avg_start": load0,
+            "load_avg_end": _load_avg(),
+        }
 
     return _cached(os.path.join(work, f"heldin_{indicator}_{model}.json"), make)
 
@@ -92,8 +98,12 @@ def leave_one_out(recs, indicator, model, work, progress):
                 ind, sets, default = fit_indicator(train, model, progress=progress, **settings(indicator))
                 doc = {"format": "jaxgeci.fit_results/1", "indicator": ind, "default": default, "parameter_sets": sets}
                 ev = evaluate_files(doc, [left], dt=1e-3, progress=False)
-                return {"ev": ev["files"][left.name + ".npz"]["ev"], "fit_wall_s": time.perf_counter() - t0,
-                        "train": [r.name for r in train], "constants": sets[default]["constants"]}
+                return {
+                    "ev": ev["files"][left.name + ".npz"]["ev"],
+                    "fit_wall_s": time.perf_counter() - t0,
+                    "train": [r.name for r in train],
+                    "constants": sets[default]["constants"],
+                }
 
             out[left.name] = _cached(os.path.join(work, f"loo_{indicator}_{model}_{left.name}.json"), make)
     _ = jaxgeci
@@ -140,15 +150,26 @@ def fidelity(sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1
         # smooth the data STA lightly (3 frames) before reading its peak: single-frame noise
         sd_s = np.convolve(sd, np.ones(3) / 3, "same")
         rows[rec.name] = {
-            "n_isolated": int(iso.size), "ev_windows": float(ev_win),
-            "peak_ratio": float(sm.max() / sd_s.max()), "half_decay_data_s": half_decay(sd_s),
+            "n_isolated": int(iso.size),
+            "ev_windows": float(ev_win),
+            "peak_ratio": float(sm.max() / sd_s.max()),
+            "half_decay_data_s": half_decay(sd_s),
             "half_decay_model_s": half_decay(sm),
         }
     return rows
 
 
-def main(*, data="/work/shared/data/ground_truth", work="out/bench", results="fitting/results",
-         models=("s2f", "geci"), indicators=INDICATORS, loo=True, progress=False, test_mode=False):
+def main(
+    *,
+    data="/work/shared/data/ground_truth",
+    work="out/bench",
+    results="fitting/results",
+    models=("s2f", "geci"),
+    indicators=INDICATORS,
+    loo=True,
+    progress=False,
+    test_mode=False,
+):
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -171,8 +192,12 @@ def main(*, data="/work/shared/data/ground_truth", work="out/bench", results="fi
         fits = {m: held_in(recs, ind, m, work, progress) for m in models}
         held = {}
         for m, fdoc in fits.items():
-            doc = {"format": "jaxgeci.fit_results/1", "indicator": ind, "default": fdoc["default"],
-                   "parameter_sets": fdoc["sets"]}
+            doc = {
+                "format": "jaxgeci.fit_results/1",
+                "indicator": ind,
+                "default": fdoc["default"],
+                "parameter_sets": fdoc["sets"],
+            }
             ev = evaluate_files(doc, recs, progress=False)
             held[m] = {k: v["ev"] for k, v in ev["files"].items()}
         best = max(models, key=lambda m: _median(list(held[m].values())))
@@ -193,7 +218,8 @@ def main(*, data="/work/shared/data/ground_truth", work="out/bench", results="fi
             "held_in": held,
             "left_out_median": _median([v["ev"] for v in loo_rows.values()]),
             "left_out": {k: v["ev"] for k, v in loo_rows.items()},
-            "target": TARGETS.get(ind), "zhang2023_mean": ZHANG.get(ind),
+            "target": TARGETS.get(ind),
+            "zhang2023_mean": ZHANG.get(ind),
             "fit_time_s": {m: {k: v["fit"]["time_s"] for k, v in fits[m]["sets"].items()} for m in models},
             "fit_load_avg": {m: [fits[m]["load_avg_start"], fits[m]["load_avg_end"]] for m in models},
             "fidelity": fid,
@@ -202,8 +228,11 @@ def main(*, data="/work/shared/data/ground_truth", work="out/bench", results="fi
                 for k in ("ev_windows", "peak_ratio", "half_decay_data_s", "half_decay_model_s")
             },
         }
-        print(ind, json.dumps({k: summary[ind][k] for k in ("chosen_model", "held_in_median", "left_out_median")}),
-              flush=True)
+        print(
+            ind,
+            json.dumps({k: summary[ind][k] for k in ("chosen_model", "held_in_median", "left_out_median")}),
+            flush=True,
+        )
     os.makedirs(work, exist_ok=True)
     with open(os.path.join(work, "benchmark.json"), "w") as f:
         json.dump(summary, f, indent=1)
@@ -217,22 +246,33 @@ def main(*, data="/work/shared/data/ground_truth", work="out/bench", results="fi
 
 def render_table(summary, models=("s2f", "geci")) -> str:
     lines = [
-        "| indicator | model | held-in median EV (" + " / ".join(models) + ") | left-out median EV | target | Zhang 2023 (per-cell fits, mean) | fit time per set (s) |",
+        "| indicator | model | held-in median EV ("
+        + " / ".join(models)
+        + ") | left-out median EV | target | Zhang 2023 (per-cell fits, mean) | fit time per set (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for ind, s in summary.items():
         held = " / ".join(f"{s['held_in_median'][m]:.3f}" for m in models)
         times = ", ".join(f"{k}: {v:.0f}" for k, v in s["fit_time_s"][s["chosen_model"]].items())
-        lines.append(f"| {ind} | {s['chosen_model']} | {held} | {s['left_out_median']:.3f} | {s['target']} | "
-                     f"{s['zhang2023_mean']} | {times} |")
-    lines += ["", "Single-spike fidelity (isolated spikes: none within 1 s before/after; medians over cells):", "",
-              "| indicator | cells with >= 3 isolated spikes | EV in [-0.2, 1] s windows | model/data peak | half-decay data (s) | half-decay model (s) |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {ind} | {s['chosen_model']} | {held} | {s['left_out_median']:.3f} | {s['target']} | "
+            f"{s['zhang2023_mean']} | {times} |"
+        )
+    lines += [
+        "",
+        "Single-spike fidelity (isolated spikes: none within 1 s before/after; medians over cells):",
+        "",
+        "| indicator | cells with >= 3 isolated spikes | EV in [-0.2, 1] s windows | model/data peak "
+        "| half-decay data (s) | half-decay model (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for ind, s in summary.items():
         f = s["fidelity_median"]
         n = sum(1 for v in s["fidelity"].values() if "peak_ratio" in v)
-        lines.append(f"| {ind} | {n}/{len(s['fidelity'])} | {f['ev_windows']:.3f} | {f['peak_ratio']:.2f} | "
-                     f"{f['half_decay_data_s']:.3f} | {f['half_decay_model_s']:.3f} |")
+        lines.append(
+            f"| {ind} | {n}/{len(s['fidelity'])} | {f['ev_windows']:.3f} | {f['peak_ratio']:.2f} | "
+            f"{f['half_decay_data_s']:.3f} | {f['half_decay_model_s']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -246,5 +286,12 @@ if __name__ == "__main__":
     ap.add_argument("--no-loo", action="store_true")
     ap.add_argument("--progress", action="store_true")
     a = ap.parse_args()
-    main(data=a.data, work=a.work, results=a.results, models=tuple(a.models.split(",")),
-         indicators=tuple(a.indicators.split(",")), loo=not a.no_loo, progress=a.progress)
+    main(
+        data=a.data,
+        work=a.work,
+        results=a.results,
+        models=tuple(a.models.split(",")),
+        indicators=tuple(a.indicators.split(",")),
+        loo=not a.no_loo,
+        progress=a.progress,
+    )

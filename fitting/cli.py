@@ -82,14 +82,25 @@ def fit_indicator(
             ckpt = os.path.join(checkpoint_dir, f"{indicator}_{name}_{model}.eqx")
         t0 = time.perf_counter()
         res = jaxgeci.fit(
-            group, sensor0, tuple(free or spec.default_free), per_cell=per_cell,
-            constraints=spec.constraints, n_steps=n_steps, learning_rate=learning_rate,
-            optimizer=optimizer, n_starts=n_starts, key=jax.random.key(0), config=cfg,
-            checkpoint=ckpt, progress=progress,
+            group,
+            sensor0,
+            tuple(free or spec.default_free),
+            per_cell=per_cell,
+            constraints=spec.constraints,
+            n_steps=n_steps,
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            n_starts=n_starts,
+            key=jax.random.key(0),
+            config=cfg,
+            checkpoint=ckpt,
+            progress=progress,
         )
         evs = [c["ev"] for c in res.cells.values()]
-        log(f"{indicator} [{name}] {model}: {len(group)} cells, {time.perf_counter() - t0:.1f} s, "
-            f"EV per cell {', '.join(f'{e:.3f}' for e in evs)}")
+        log(
+            f"{indicator} [{name}] {model}: {len(group)} cells, {time.perf_counter() - t0:.1f} s, "
+            f"EV per cell {', '.join(f'{e:.3f}' for e in evs)}"
+        )
         sets[name] = jaxgeci.parameter_set(res, group, model=model)
     default = max(sorted(sets), key=lambda k: len(sets[k]["cells"]))
     return indicator, sets, default
@@ -111,9 +122,14 @@ def evaluate_files(params_path, recs, *, dt=1e-3, save_traces=None, progress=Tru
         sensor = jaxgeci.sensor_from_results(doc, set_name=set_name)
         r = jaxgeci.evaluate(sensor, [rec], dt=dt)[0]
         files[rec.name + ".npz"] = {
-            "ev": r["ev"], "rho_rel": r["rho_rel"], "lag_s": r["lag_s"],
-            "n_frames_scored": r["n_frames_scored"], "parameter_set": set_name,
-            "model": pset["model"], "dataset": rec.dataset, "indicator": rec.indicator,
+            "ev": r["ev"],
+            "rho_rel": r["rho_rel"],
+            "lag_s": r["lag_s"],
+            "n_frames_scored": r["n_frames_scored"],
+            "parameter_set": set_name,
+            "model": pset["model"],
+            "dataset": rec.dataset,
+            "indicator": rec.indicator,
         }
         if save_traces:
             _save_trace(save_traces, rec, r)
@@ -133,8 +149,15 @@ def _save_trace(out_dir, rec, r):
 
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, rec.name)
-    np.savez(stem + ".npz", t_frames=rec.t_frames, dff=rec.dff, model=r["model"],
-             baseline=r["baseline"], spike_times=rec.spike_times, ev=r["ev"])
+    np.savez(
+        stem + ".npz",
+        t_frames=rec.t_frames,
+        dff=rec.dff,
+        model=r["model"],
+        baseline=r["baseline"],
+        spike_times=rec.spike_times,
+        ev=r["ev"],
+    )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,7 +165,11 @@ def _save_trace(out_dir, rec, r):
 
     t, y, m = rec.t_frames, rec.dff, r["model"]
     fig, axes = plt.subplots(2, 1, figsize=(12, 6))
-    t_mid = t[np.argmax(np.convolve(np.histogram(rec.spike_times, bins=t)[0], np.ones(600), "same"))] if rec.spike_times.size else t[0]
+    t_mid = (
+        t[np.argmax(np.convolve(np.histogram(rec.spike_times, bins=t)[0], np.ones(600), "same"))]
+        if rec.spike_times.size
+        else t[0]
+    )
     windows = [(t[0], t[-1]), (max(t[0], t_mid - 10.0), max(t[0], t_mid - 10.0) + 20.0)]
     for ax, (a, b) in zip(axes, windows):
         sel = (t >= a) & (t <= b)
@@ -150,7 +177,14 @@ def _save_trace(out_dir, rec, r):
         ax.plot(t[sel], m[sel], color="C3", lw=0.9, label="model")
         sp = rec.spike_times[(rec.spike_times >= a) & (rec.spike_times <= b)]
         lo = float(np.min(y[sel])) if sel.any() else 0.0
-        ax.vlines(sp, lo - 0.15 * (np.ptp(y[sel]) + 1e-9), lo - 0.05 * (np.ptp(y[sel]) + 1e-9), color="k", lw=0.6, label="spikes")
+        ax.vlines(
+            sp,
+            lo - 0.15 * (np.ptp(y[sel]) + 1e-9),
+            lo - 0.05 * (np.ptp(y[sel]) + 1e-9),
+            color="k",
+            lw=0.6,
+            label="spikes",
+        )
         ax.set_xlim(a, b)
         ax.set_ylabel("ΔF/F")
     axes[0].set_title(f"{rec.name}  EV={r['ev']:.3f}  rho_rel={r['rho_rel']:.3g}  lag={1e3 * r['lag_s']:.0f} ms")
@@ -200,10 +234,21 @@ def main(argv=None) -> int:
             free = [s for s in a.free.split(",") if s] if a.free else None
             per_cell = tuple(s for s in a.per_cell.split(",") if s)
             indicator, sets, default = fit_indicator(
-                recs, a.model, free=free, per_cell=per_cell, split_datasets=not a.no_split,
-                n_steps=a.steps, learning_rate=a.lr, optimizer=a.optimizer, n_starts=a.starts, dt=a.dt,
-                segment_s=a.segment, warmup_s=a.warmup, checkpoint_dir=a.checkpoint_dir,
-                progress=not a.no_progress, log=lambda s: print(s, file=sys.stderr),
+                recs,
+                a.model,
+                free=free,
+                per_cell=per_cell,
+                split_datasets=not a.no_split,
+                n_steps=a.steps,
+                learning_rate=a.lr,
+                optimizer=a.optimizer,
+                n_starts=a.starts,
+                dt=a.dt,
+                segment_s=a.segment,
+                warmup_s=a.warmup,
+                checkpoint_dir=a.checkpoint_dir,
+                progress=not a.no_progress,
+                log=lambda s: print(s, file=sys.stderr),
             )
             jaxgeci.write_results(a.out, indicator, sets, default)
             print(f"wrote {a.out}", file=sys.stderr)

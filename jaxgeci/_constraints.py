@@ -21,7 +21,7 @@ class Positive(eqx.Module):
         value: the positive value (any unit; the unit of the wrapped constant), scalar or array.
     """
 
-    log: Float[Array, "..."]
+    log: Float[Array, ...]
 
     def __init__(self, value=None, *, log=None):
         if (value is None) == (log is None):
@@ -41,7 +41,7 @@ class Real(eqx.Module):
     """An unconstrained constant (e.g. a sigmoid midpoint that may be negative); ``unwrap``
     returns it as is. Marks the leaf as free for the filter spec."""
 
-    value: Float[Array, "..."]
+    value: Float[Array, ...]
 
     def __init__(self, value):
         self.value = jnp.asarray(value, dtype=float)
@@ -54,7 +54,7 @@ class Bounded(eqx.Module):
     """A constant in ``(lower, upper)`` stored as an unconstrained logit; ``unwrap`` returns
     ``lower + (upper - lower) sigmoid(raw)``. The bounds are static (same unit as the value)."""
 
-    raw: Float[Array, "..."]
+    raw: Float[Array, ...]
     lower: float = eqx.field(static=True)
     upper: float = eqx.field(static=True)
 

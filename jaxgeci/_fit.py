@@ -30,18 +30,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._constraints import Bounded, Positive, Real, _is_wrapper, unwrap
+from ._constraints import _is_wrapper, Bounded, Positive, Real, unwrap
 from ._project import (
-    Projection,
-    RecordingBatch,
     lag_grid,
     make_batch,
     model_frames,
     project,
+    Projection,
+    RecordingBatch,
     unit_trace,
     unit_trace_segmented,
 )
-from ._recording import DEFAULT_BURN_IN_S, Recording
+from ._recording import DEFAULT_BURN_IN_S
 from ._sensor import Sensor
 
 
@@ -157,7 +157,10 @@ def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
         if exact or cfg.segment_s is None:
             return unit_trace(s, spikes, batch.dt, cfg.method)
         return unit_trace_segmented(
-            s, spikes, batch.dt, cfg.method,
+            s,
+            spikes,
+            batch.dt,
+            cfg.method,
             segment_steps=max(1, int(round(cfg.segment_s / batch.dt))),
             warmup_steps=int(round(cfg.warmup_s / batch.dt)),
         )
@@ -306,9 +309,7 @@ def fit(
     key = jax.random.key(0) if key is None else key
     start_losses = []
     if n_starts > 1:
-        cands = [trainable] + [
-            _perturb(trainable, k, start_spread) for k in jax.random.split(key, n_starts - 1)
-        ]
+        cands = [trainable] + [_perturb(trainable, k, start_spread) for k in jax.random.split(key, n_starts - 1)]
         start_losses = [float(loss_fn(c, batch)) for c in cands]
         trainable = cands[int(np.nanargmin(start_losses))]
 
@@ -333,9 +334,16 @@ def fit(
     meta = {
         "hash": _config_hash(
             {
-                "names": batch.names, "free": list(free), "per_cell": list(per_cell), "n_steps": n_steps,
-                "lr": learning_rate, "opt": optimizer, "n_starts": n_starts, "spread": start_spread,
-                "cfg": dataclasses.asdict(cfg), "init": sensor_constants(sensor),
+                "names": batch.names,
+                "free": list(free),
+                "per_cell": list(per_cell),
+                "n_steps": n_steps,
+                "lr": learning_rate,
+                "opt": optimizer,
+                "n_starts": n_starts,
+                "spread": start_spread,
+                "cfg": dataclasses.asdict(cfg),
+                "init": sensor_constants(sensor),
             }
         )
     }
@@ -365,9 +373,17 @@ def fit(
         for i, n in enumerate(batch.names)
     }
     return FitResult(
-        sensor=fitted, params=params, constants=sensor_constants(fitted), free=tuple(free),
-        per_cell=tuple(per_cell), cells=cells, loss_history=history, n_steps=done,
-        time_s=time.perf_counter() - t_start, start_losses=start_losses, config=cfg,
+        sensor=fitted,
+        params=params,
+        constants=sensor_constants(fitted),
+        free=tuple(free),
+        per_cell=tuple(per_cell),
+        cells=cells,
+        loss_history=history,
+        n_steps=done,
+        time_s=time.perf_counter() - t_start,
+        start_losses=start_losses,
+        config=cfg,
     )
 
 

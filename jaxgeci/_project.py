@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._baseline import MIN_KNOT_SPACING_S, bspline_basis
+from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._recording import DEFAULT_BURN_IN_S, Recording
 
 
@@ -80,9 +80,7 @@ def make_batch(
     t_max = max(r.duration_s for r in recs)
     n_steps = int(np.ceil((t_max + abs(max_lag_s)) / dt)) + 2
     n_frames = max(r.n_frames for r in recs)
-    bases = [
-        bspline_basis(r.t_frames, r.t_frames[0], r.t_frames[-1], min_knot_spacing_s) for r in recs
-    ]
+    bases = [bspline_basis(r.t_frames, r.t_frames[0], r.t_frames[-1], min_knot_spacing_s) for r in recs]
     n_basis = max(b.shape[1] for b in bases)
     C = len(recs)
     spikes = np.zeros((C, n_steps))
@@ -103,8 +101,14 @@ def make_batch(
         bm[i, : b.shape[1]] = 1.0
     f = lambda a: jnp.asarray(a, dtype=float)
     return RecordingBatch(
-        spikes=f(spikes), t_frames=f(t), dff=f(y), weight=f(w), basis=f(B), basis_mask=f(bm),
-        dt=dt, names=tuple(r.name for r in recs),
+        spikes=f(spikes),
+        t_frames=f(t),
+        dff=f(y),
+        weight=f(w),
+        basis=f(B),
+        basis_mask=f(bm),
+        dt=dt,
+        names=tuple(r.name for r in recs),
     )
 
 
@@ -129,8 +133,9 @@ def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int 
     return trace
 
 
-def unit_trace_segmented(sensor, spikes, dt: float, method: str = "accurate", *, segment_steps: int,
-                         warmup_steps: int, unroll: int = 2):
+def unit_trace_segmented(
+    sensor, spikes, dt: float, method: str = "accurate", *, segment_steps: int, warmup_steps: int, unroll: int = 2
+):
     """:func:`unit_trace` computed as parallel segments, for fast gradients on CPU.
 
     The grid is cut into segments of ``segment_steps`` steps. First an exact sequential

@@ -65,7 +65,7 @@ class Recording:
         name="",
         metadata=None,
         burn_in_s: float = DEFAULT_BURN_IN_S,
-    ) -> "Recording":
+    ) -> Recording:
         """Validated recording (see :meth:`validated`); ``frame_rate_hz`` defaults to
         ``1/median(diff(t_frames))`` (Hz)."""
         t = np.asarray(t_frames, dtype=np.float64)
@@ -84,7 +84,7 @@ class Recording:
         return rec.validated(burn_in_s=burn_in_s)
 
     @classmethod
-    def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> "Recording":
+    def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
         """Load a DESIGN §7 ``.npz`` file (``t_frames``, ``dff``, ``spike_times``, scalar
         metadata). Raises ``ValueError`` naming the file for missing keys or bad data."""
         path = os.fspath(path)
@@ -124,7 +124,7 @@ class Recording:
                 raise ValueError(f"recording {path!r}: {e}") from None
 
     # ------------------------------------------------------------------ checks
-    def validated(self, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> "Recording":
+    def validated(self, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
         """Check the recording and return a cleaned copy.
 
         Raises ``ValueError`` for: non-1-D or mismatched ``t_frames``/``dff``; NaN/inf in
@@ -166,14 +166,18 @@ class Recording:
             raise ValueError("spike_times holds NaN/inf; spike times must be finite (s).")
         if np.any(np.diff(s) < 0):
             i = int(np.flatnonzero(np.diff(s) < 0)[0])
-            raise ValueError(f"spike_times must be sorted (s); spike_times[{i}]={s[i]!r} > spike_times[{i + 1}]={s[i + 1]!r}.")
+            raise ValueError(
+                f"spike_times must be sorted (s); spike_times[{i}]={s[i]!r} > spike_times[{i + 1}]={s[i + 1]!r}."
+            )
         if s.size and s[0] < 0:
             raise ValueError(f"spike_times must be >= 0 s (same clock as t_frames), got {s[0]!r}.")
         late = s > t[-1]
         if np.any(late):
             logger.info(
                 "%s: dropping %d spike(s) after the last frame (t > %.4g s); they affect no frame.",
-                self.name or "recording", int(late.sum()), t[-1],
+                self.name or "recording",
+                int(late.sum()),
+                t[-1],
             )
             s = s[~late]
         burn_in_s = float(burn_in_s)
@@ -185,7 +189,9 @@ class Recording:
                 f"recording is too short for the burn-in: {t.size} frames over {t[-1] - t[0]:.4g} s leave "
                 f"{n_eval} frame(s) after the first {burn_in_s:g} s (need >= {MIN_EVAL_FRAMES})."
             )
-        return dataclasses.replace(self, t_frames=t, dff=np.asarray(y, dtype=np.float64), spike_times=s, frame_rate_hz=float(fr))
+        return dataclasses.replace(
+            self, t_frames=t, dff=np.asarray(y, dtype=np.float64), spike_times=s, frame_rate_hz=float(fr)
+        )
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -201,11 +207,14 @@ class Recording:
         """Frames that enter the loss and the EV: those after the first ``burn_in_s`` (s)."""
         return self.t_frames >= self.t_frames[0] + burn_in_s
 
-    def window(self, t_stop: float) -> "Recording":
+    def window(self, t_stop: float) -> Recording:
         """The frames and spikes with ``t <= t_stop`` (s) (for quick development fits)."""
         keep = self.t_frames <= t_stop
         return dataclasses.replace(
-            self, t_frames=self.t_frames[keep], dff=self.dff[keep], spike_times=self.spike_times[self.spike_times <= t_stop]
+            self,
+            t_frames=self.t_frames[keep],
+            dff=self.dff[keep],
+            spike_times=self.spike_times[self.spike_times <= t_stop],
         ).validated(burn_in_s=0.0)
 
 

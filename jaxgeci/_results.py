@@ -13,7 +13,7 @@ import datetime
 import json
 import os
 import platform
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,9 +21,19 @@ import numpy as np
 FORMAT = "jaxgeci.fit_results/1"
 
 UNITS = {
-    "K_d": "M", "Ca_rest": "M", "B_T": "M", "dCa_T": "M", "gamma": "1/s", "A": "1/s",
-    "tau_on": "s", "tau_off": "s", "n_H": "1", "dFF_max": "1", "kappa_S": "1",
-    "sigma_noise": "1", "dFF_1AP": "1",
+    "K_d": "M",
+    "Ca_rest": "M",
+    "B_T": "M",
+    "dCa_T": "M",
+    "gamma": "1/s",
+    "A": "1/s",
+    "tau_on": "s",
+    "tau_off": "s",
+    "n_H": "1",
+    "dFF_max": "1",
+    "kappa_S": "1",
+    "sigma_noise": "1",
+    "dFF_1AP": "1",
 }
 
 
@@ -125,8 +135,11 @@ def provenance() -> dict:
     from . import __version__
 
     return {
-        "jaxgeci": __version__, "jax": jax.__version__, "equinox": equinox.__version__,
-        "optax": optax.__version__, "python": platform.python_version(),
+        "jaxgeci": __version__,
+        "jax": jax.__version__,
+        "equinox": equinox.__version__,
+        "optax": optax.__version__,
+        "python": platform.python_version(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "x64": bool(jax.config.jax_enable_x64),
     }
@@ -136,8 +149,9 @@ def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict
     """One parameter set (JSON-ready) from a :class:`jaxgeci.FitResult`.
 
     The amplitude constant (``dFF_max``; ``Fm`` and ``F0`` for S2F) is rescaled so that the
-    median fitted amplitude ``rho_rel`` of the fitted cells is 1 (amplitude and ``dFF_max`` are interchangeable under the protocol), so the sensor
-    predicts ΔF/F in the data's units for a typical cell.
+    median fitted amplitude ``rho_rel`` of the fitted cells is 1 (amplitude and these
+    constants are interchangeable under the protocol), so the sensor predicts ΔF/F in the
+    data's units for a typical cell.
     """
     consts = dict(fit_result.constants)
     rhos = np.array([c["rho_rel"] for c in fit_result.cells.values()])
@@ -161,9 +175,11 @@ def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict
         "cells": cells,
         "median_ev": float(np.median([c["ev"] for c in cells.values()])),
         "fit": {
-            "n_steps": fit_result.n_steps, "time_s": fit_result.time_s,
+            "n_steps": fit_result.n_steps,
+            "time_s": fit_result.time_s,
             "final_loss": fit_result.loss_history[-1] if fit_result.loss_history else None,
-            "start_losses": fit_result.start_losses, "config": dataclasses.asdict(cfg),
+            "start_losses": fit_result.start_losses,
+            "config": dataclasses.asdict(cfg),
         },
         "recordings": [
             {"name": r.name, "dataset": r.dataset, "source_sha256": str(r.metadata.get("source_sha256", ""))}

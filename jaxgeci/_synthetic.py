@@ -51,6 +51,12 @@ def synthetic_recording(
     clean = np.asarray(res.dFF)[:, 0] * rho_rel
     dff = clean + offset + drift_per_s * t_frames + noise_std * rng.standard_normal(t_frames.size)
     return Recording.create(
-        t_frames, dff, spikes, frame_rate_hz, indicator=indicator or sensor.name, dataset=dataset, name=name,
+        t_frames,
+        dff,
+        spikes,
+        frame_rate_hz,
+        indicator=indicator or sensor.name,
+        dataset=dataset,
+        name=name,
         metadata={"synthetic": True, "noise_std": noise_std, "rho_rel": rho_rel, "lag_s": lag_s},
     )

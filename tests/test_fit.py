@@ -8,7 +8,7 @@ import pytest
 
 import jaxgeci
 from jaxgeci._fit import batch_loss
-from jaxgeci._project import lag_grid, project, unit_trace_segmented
+from jaxgeci._project import lag_grid, unit_trace_segmented
 
 
 DT = 1e-3
@@ -20,8 +20,15 @@ FAST = jaxgeci.FitConfig(dt=2e-3, segment_s=None)
 def _recs(sensor, n=3, duration=20.0, noise=0.02):
     return [
         jaxgeci.synthetic_recording(
-            sensor, jax.random.key(i), duration_s=duration, name=f"c{i}", rho_rel=1.0 + 0.3 * i,
-            lag_s=0.01 * i, offset=-0.05 + 0.02 * i, drift_per_s=0.001 * i, noise_std=noise,
+            sensor,
+            jax.random.key(i),
+            duration_s=duration,
+            name=f"c{i}",
+            rho_rel=1.0 + 0.3 * i,
+            lag_s=0.01 * i,
+            offset=-0.05 + 0.02 * i,
+            drift_per_s=0.001 * i,
+            noise_std=noise,
         )
         for i in range(n)
     ]
@@ -52,8 +59,9 @@ def test_segmented_trace_values_equal_sequential(x64):
 def test_projection_recovers_nuisance_terms(x64):
     """Noise-free data with known rho_rel, lag and a linear baseline -> EV = 1 and the terms."""
     s = jaxgeci.gcamp6f()
-    rec = jaxgeci.synthetic_recording(s, jax.random.key(3), duration_s=40.0, rho_rel=1.7, lag_s=0.02,
-                                      offset=0.1, drift_per_s=-0.002, noise_std=0.0)
+    rec = jaxgeci.synthetic_recording(
+        s, jax.random.key(3), duration_s=40.0, rho_rel=1.7, lag_s=0.02, offset=0.1, drift_per_s=-0.002, noise_std=0.0
+    )
     (r,) = jaxgeci.evaluate(s, [rec], lag_step_s=0.001)
     # exact model; simulate reads the nearest ms, evaluate interpolates linearly: 1e-5 covers it
     assert r["ev"] > 1 - 1e-5
@@ -120,8 +128,15 @@ def test_fit_recovers_known_constants(x64):
     true = jaxgeci.gcamp6f().replace(gamma=400.0, tau_off=0.02)
     recs = _recs(true)
     start = jaxgeci.gcamp6f().replace(gamma=292.3, tau_off=0.0101)
-    res = jaxgeci.fit(recs, start, ["gamma", "tau_off"], n_steps=80, learning_rate=0.05,
-                      config=jaxgeci.FitConfig(segment_s=5.0, warmup_s=3.0), progress=False)
+    res = jaxgeci.fit(
+        recs,
+        start,
+        ["gamma", "tau_off"],
+        n_steps=80,
+        learning_rate=0.05,
+        config=jaxgeci.FitConfig(segment_s=5.0, warmup_s=3.0),
+        progress=False,
+    )
     assert res.constants["gamma"] == pytest.approx(400.0, rel=0.1)
     assert res.constants["tau_off"] == pytest.approx(0.02, rel=0.1)
     assert res.loss_history[-1] < 0.1 * res.loss_history[0]
@@ -198,8 +213,16 @@ def test_fit_is_generic_over_sensors_s2f(x64):
     true = jaxgeci.s2f("jGCaMP8m")
     recs = _recs(true.replace(tau_d1=1.3 * float(true.tau_d1)), n=2, duration=6.0)
     spec = jaxgeci.get_model("s2f")
-    res = jaxgeci.fit(recs, true, ["tau_d1", "r", "Ca0"], constraints=spec.constraints, n_steps=15,
-                      learning_rate=0.05, config=FAST, progress=False)
+    res = jaxgeci.fit(
+        recs,
+        true,
+        ["tau_d1", "r", "Ca0"],
+        constraints=spec.constraints,
+        n_steps=15,
+        learning_rate=0.05,
+        config=FAST,
+        progress=False,
+    )
     assert res.loss_history[-1] < res.loss_history[0]
     assert res.constants["tau_d1"] > float(true.tau_d1)  # moved towards the truth
     assert 0.0 < res.constants["r"] < 1.0
@@ -211,7 +234,8 @@ def test_lbfgs_recovers_constants(x64):
     10 steps bring gamma/tau_off from 27 %/50 % off to within 5 % (measured 1.4 % / 1 %)."""
     true = jaxgeci.gcamp6f().replace(gamma=400.0, tau_off=0.02)
     recs = [jaxgeci.synthetic_recording(true, jax.random.key(i), duration_s=6.0, name=f"c{i}") for i in range(2)]
-    res = jaxgeci.fit(recs, jaxgeci.gcamp6f(), ["gamma", "tau_off"], optimizer="lbfgs", n_steps=10,
-                      config=FAST, progress=False)
+    res = jaxgeci.fit(
+        recs, jaxgeci.gcamp6f(), ["gamma", "tau_off"], optimizer="lbfgs", n_steps=10, config=FAST, progress=False
+    )
     assert res.constants["gamma"] == pytest.approx(400.0, rel=0.05)
     assert res.constants["tau_off"] == pytest.approx(0.02, rel=0.05)

@@ -16,17 +16,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _write(tmp_path, name, sensor, key, dataset):
-    r = jaxgeci.synthetic_recording(sensor, key, duration_s=6.0, frame_rate_hz=30.0, name=name, dataset=dataset,
-                                    noise_std=0.02, rho_rel=1.2)
+    r = jaxgeci.synthetic_recording(
+        sensor, key, duration_s=6.0, frame_rate_hz=30.0, name=name, dataset=dataset, noise_std=0.02, rho_rel=1.2
+    )
     p = tmp_path / f"{name}.npz"
-    np.savez(p, t_frames=r.t_frames, dff=r.dff.astype(np.float32), spike_times=r.spike_times,
-             frame_rate_hz=np.array(30.0), indicator=np.array("GCaMP6f"), dataset=np.array(dataset))
+    np.savez(
+        p,
+        t_frames=r.t_frames,
+        dff=r.dff.astype(np.float32),
+        spike_times=r.spike_times,
+        frame_rate_hz=np.array(30.0),
+        indicator=np.array("GCaMP6f"),
+        dataset=np.array(dataset),
+    )
     return str(p)
 
 
 def _run(*args):
-    out = subprocess.run([sys.executable, "-m", "fitting", *args], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "fitting", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
@@ -36,8 +45,27 @@ def test_cli_fit_then_evaluate(tmp_path):
     files = [_write(tmp_path, f"GCaMP6f_DSA_c{i}", s, jax.random.key(i), "Cascade DS01-x") for i in range(2)]
     files.append(_write(tmp_path, "GCaMP6f_DSB_c9", s, jax.random.key(9), "Cascade DS02-y"))
     params = tmp_path / "GCaMP6f.json"
-    _run("fit", "--model", "geci", "--out", str(params), "--free", "gamma,tau_off", "--steps", "2", "--starts", "1",
-         "--dt", "0.002", "--segment", "3", "--warmup", "1", "--no-progress", *files)
+    _run(
+        "fit",
+        "--model",
+        "geci",
+        "--out",
+        str(params),
+        "--free",
+        "gamma,tau_off",
+        "--steps",
+        "2",
+        "--starts",
+        "1",
+        "--dt",
+        "0.002",
+        "--segment",
+        "3",
+        "--warmup",
+        "1",
+        "--no-progress",
+        *files,
+    )
     doc = json.loads(params.read_text())
     # one parameter set per dataset; the default is the larger one
     assert set(doc["parameter_sets"]) == {"DS01", "DS02"} and doc["default"] == "DS01"
@@ -64,8 +92,18 @@ def test_cli_fit_then_evaluate(tmp_path):
 
 def test_cli_bad_file_is_a_clear_error(tmp_path):
     p = tmp_path / "bad.npz"
-    np.savez(p, t_frames=np.arange(100) / 30.0, dff=np.full(100, np.nan), spike_times=np.array([1.0]),
-             frame_rate_hz=np.array(30.0))
-    out = subprocess.run([sys.executable, "-m", "fitting", "evaluate", "--params", "x.json", "--json",
-                          str(tmp_path / "o.json"), str(p)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    np.savez(
+        p,
+        t_frames=np.arange(100) / 30.0,
+        dff=np.full(100, np.nan),
+        spike_times=np.array([1.0]),
+        frame_rate_hz=np.array(30.0),
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "fitting", "evaluate", "--params", "x.json", "--json", str(tmp_path / "o.json"), str(p)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2 and "NaN" in out.stderr and "bad.npz" in out.stderr

@@ -18,8 +18,15 @@ def _arrays(T=600, fr=30.0, n_spk=20, seed=0):
 
 def _write(path, **over):
     t, dff, spikes = _arrays()
-    d = dict(t_frames=t, dff=dff.astype(np.float32), spike_times=spikes, frame_rate_hz=np.array(30.0),
-             indicator=np.array("GCaMP6f"), dataset=np.array("DSxx"), neuron_id=np.array("c1"))
+    d = dict(
+        t_frames=t,
+        dff=dff.astype(np.float32),
+        spike_times=spikes,
+        frame_rate_hz=np.array(30.0),
+        indicator=np.array("GCaMP6f"),
+        dataset=np.array("DSxx"),
+        neuron_id=np.array("c1"),
+    )
     d.update(over)
     np.savez(path, **d)
     return path
