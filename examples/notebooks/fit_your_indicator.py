@@ -167,5 +167,10 @@ for k in free:
     assert np.isclose(float(fitted.params[k]), result.constants[k], rtol=1e-12)
 print("exported; rebuilt sensor:", {k: float(fitted.params[k]) for k in free})
 
+# %% [markdown]
+# The project ships constants fitted to all shared ground-truth cells of each indicator in
+# `fitting/results/<indicator>.json` (see `fitting/README.md`; `python -m fitting` reproduces
+# them): `jaxgeci.sensor_from_results("fitting/results/GCaMP6f.json")` gives that sensor.
+
 # %%
 plt.show()
