@@ -57,10 +57,11 @@ import _common as C  # noqa: E402
 
 if "--host-devices" in sys.argv:  # must be set before JAX starts
     _nd = sys.argv[sys.argv.index("--host-devices") + 1]
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_nd}").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_nd}"
+    ).strip()
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 
 import jaxgeci  # noqa: E402
 
@@ -91,7 +92,7 @@ def cleo_network(n, *, geci=False, scope=False, record_every_step=False, sample_
     or a StateMonitor of dFF at every step. Returns ``(sim, run)`` where ``run(seconds)``."""
     import brian2 as b2
     import cleo
-    from cleo.imaging import Scope, gcamp6f
+    from cleo.imaging import gcamp6f, Scope
 
     b2.prefs.codegen.target = "cython"
     b2.defaultclock.dt = DT * b2.second
@@ -123,18 +124,9 @@ def cleo_network(n, *, geci=False, scope=False, record_every_step=False, sample_
 
     def profiled_geci_s(seconds):
         """Run with Brian2's profiler; seconds spent in the GECI's own code objects (state
-        update, spike effect, spike queue) of this run."""
-
-        def geci_total():
-            try:
-                info = net.profiling_info
-            except ValueError:  # no profiled run yet
-                return 0.0
-            return sum(float(t) for name, t in info if name.startswith("syn_"))
-
-        before = geci_total()
+        update, spike effect, spike queue) of this run (Brian2 resets the profile per run)."""
         sim.run(seconds * b2.second, profile=True)
-        return geci_total() - before
+        return sum(float(t) for name, t in net.profiling_info if name.startswith("syn_"))
 
     run.profiled_geci_s = profiled_geci_s
     return sim, run
@@ -198,7 +190,7 @@ def section_kernel(sizes, repeats, cleo_ok):
                 t1 = time.perf_counter()
                 run(0.01)  # code generation + cython compile (or cache load)
                 setup[label] = {"build_s": t1 - t0, "warmup_10ms_incl_compile_s": time.perf_counter() - t1}
-                fns[label] = (lambda r: (lambda: r(dur)))(run)
+                fns[label] = (lambda r: lambda: r(dur))(run)
                 if geci:
                     run_with = run
         first, times = interleaved(fns, repeats)
@@ -330,11 +322,7 @@ def section_accuracy(kernel_rows, repeats):
     }
     # the largest dt whose float32 error is at most Euler-at-0.1-ms's (both max-abs and rms)
     target = r["cleo_euler_0.1ms_float64"]
-    ok = [
-        dt
-        for dt, x in acc32.items()
-        if err(x)["max_abs"] <= target["max_abs"] and err(x)["rms"] <= target["rms"]
-    ]
+    ok = [dt for dt, x in acc32.items() if err(x)["max_abs"] <= target["max_abs"] and err(x)["rms"] <= target["rms"]]
     dt_eq = max(ok) if ok else 2.5e-4
     r["accurate_dt_at_equal_or_better_accuracy_s"] = dt_eq
     r["equal_or_better_found"] = bool(ok)
@@ -376,16 +364,26 @@ def section_fullrate(sizes, repeats, cleo_ok, dur=0.2):
             for label, mon in (("cleo_with_monitor", True), ("cleo_without", False)):
                 _, run = cleo_network(n, geci=mon, record_every_step=mon)
                 run(0.01)  # code generation + compile
-                fns[label] = (lambda r: (lambda: r(dur)))(run)
+                fns[label] = (lambda r: lambda: r(dur))(run)
         first, times = interleaved(fns, repeats)
         best = {k: min(v) for k, v in times.items()}
-        r = {"n_neurons": n, "duration_s": dur, "n_steps": n_steps, "jaxgeci_s": best["jaxgeci"],
-             "jaxgeci_compile_s": first["jaxgeci"] - best["jaxgeci"],
-             "jaxgeci_neuron_steps_per_s": n * n_steps / best["jaxgeci"], "all_times": times}
+        r = {
+            "n_neurons": n,
+            "duration_s": dur,
+            "n_steps": n_steps,
+            "jaxgeci_s": best["jaxgeci"],
+            "jaxgeci_compile_s": first["jaxgeci"] - best["jaxgeci"],
+            "jaxgeci_neuron_steps_per_s": n * n_steps / best["jaxgeci"],
+            "all_times": times,
+        }
         if cleo_ok:
             cleo = best["cleo_with_monitor"] - best["cleo_without"]
-            r.update(cleo_with_monitor_s=best["cleo_with_monitor"], cleo_without_s=best["cleo_without"],
-                     cleo_geci_and_monitor_s=cleo, speedup=cleo / best["jaxgeci"])
+            r.update(
+                cleo_with_monitor_s=best["cleo_with_monitor"],
+                cleo_without_s=best["cleo_without"],
+                cleo_geci_and_monitor_s=cleo,
+                speedup=cleo / best["jaxgeci"],
+            )
         out.append(rec(r, section="fullrate"))
     return out
 
@@ -407,8 +405,13 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "compare_cleo.json"))
     a = p.parse_args(argv)
     cleo_ok = (not a.no_cleo) and have_cleo()
-    result = {"machine": C.machine(), "cleo_measured_same_run": cleo_ok, "dt_s": DT, "rate_hz": RATE,
-              "sample_every": EVERY}
+    result = {
+        "machine": C.machine(),
+        "cleo_measured_same_run": cleo_ok,
+        "dt_s": DT,
+        "rate_hz": RATE,
+        "sample_every": EVERY,
+    }
     if cleo_ok:
         import brian2
         import cleo

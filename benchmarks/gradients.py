@@ -41,7 +41,9 @@ def _problem(n, n_steps, dt, every, seed=0):
     truth = jaxgeci.gcamp6f()
     method = "accurate" if dt >= 5e-4 else "cleo"
     target = jaxgeci.simulate(truth, trains, dt, sample_every=every, method=method, record=("dFF",)).dFF
-    guess = truth.replace(K_d=1.1 * truth.K_d, tau_off=0.9 * truth.bind_act_model.tau_off, gamma=1.2 * truth.cal_model.gamma)
+    guess = truth.replace(
+        K_d=1.1 * truth.K_d, tau_off=0.9 * truth.bind_act_model.tau_off, gamma=1.2 * truth.cal_model.gamma
+    )
 
     def loss(sensor):
         dff = jaxgeci.simulate(sensor, trains, dt, sample_every=every, method=method, record=("dFF",)).dFF
@@ -71,7 +73,9 @@ def part_ratio(sizes, repeats, dt=1e-4, dur=1.0, every=333):
             C.block(vg(guess))
             g_t.append(time.perf_counter() - t0)
         _, grads = vg(guess)
-        leaves = {jax.tree_util.keystr(p): float(g) for p, g in jax.tree_util.tree_leaves_with_path(grads) if g is not None}
+        leaves = {
+            jax.tree_util.keystr(p): float(g) for p, g in jax.tree_util.tree_leaves_with_path(grads) if g is not None
+        }
         r = {
             "n_neurons": n,
             "n_steps": n_steps,
@@ -130,7 +134,16 @@ def _memory_child(n, minutes, dt, every, checkpoint):
 
 
 def part_memory(n, minutes, dt=1e-3, every=33, checkpoint=True):
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(n), str(minutes), str(dt), str(every), str(int(checkpoint))]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        str(n),
+        str(minutes),
+        str(dt),
+        str(every),
+        str(int(checkpoint)),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):

@@ -1,3 +1,5 @@
+# ruff: noqa: E501
+# (markdown table rows are long string literals)
 """Markdown tables from ``benchmarks/results/*.json`` (pasted into ``benchmarks/README.md``).
 
 Usage::
@@ -39,16 +41,25 @@ def main():
         )
         if cc.get("kernel"):
             out.append("**GECI kernel** (dt = 0.1 ms, Poisson 5 Hz; jaxgeci reads every 333 steps):\n")
-            out.append("| N | steps | Cleo with GECI (s) | Cleo without (s) | Cleo GECI alone (s) | Cleo GECI neuron-steps/s | jaxgeci (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci sharded over all cores: neuron-steps/s, **speed-up** | jaxgeci compile (s) | Cleo compile, with/without (s) | load |")
+            out.append(
+                "| N | steps | Cleo with GECI (s) | Cleo without (s) | Cleo GECI alone (s) | Cleo GECI neuron-steps/s | jaxgeci (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci sharded over all cores: neuron-steps/s, **speed-up** | jaxgeci compile (s) | Cleo compile, with/without (s) | load |"
+            )
             out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in cc["kernel"]:
                 cs = r.get("cleo_setup", {})
-                comp = "/".join(e(cs[k]["warmup_10ms_incl_compile_s"]) for k in ("cleo_with", "cleo_without") if k in cs) or "—"
+                comp = (
+                    "/".join(e(cs[k]["warmup_10ms_incl_compile_s"]) for k in ("cleo_with", "cleo_without") if k in cs)
+                    or "—"
+                )
                 out.append(
                     f"| {r['n_neurons']:.0e} | {r['n_steps']} | {e(r.get('cleo_with_s'))} | {e(r.get('cleo_without_s'))} | "
                     f"{e(r.get('cleo_geci_s'))} | {e(r.get('cleo_geci_neuron_steps_per_s'))} | {e(r['jaxgeci_s'])} | "
                     f"{e(r['jaxgeci_neuron_steps_per_s'])} | **{e(r.get('speedup'))}x** | "
-                    + (f"{r['jaxgeci_sharded_devices']} devices: {e(r['jaxgeci_sharded_neuron_steps_per_s'])}, **{e(r.get('speedup_sharded'))}x** | " if "jaxgeci_sharded_s" in r else "— | ")
+                    + (
+                        f"{r['jaxgeci_sharded_devices']} devices: {e(r['jaxgeci_sharded_neuron_steps_per_s'])}, **{e(r.get('speedup_sharded'))}x** | "
+                        if "jaxgeci_sharded_s" in r
+                        else "— | "
+                    )
                     + f"{e(r['jaxgeci_compile_s'])} | {comp} | "
                     f"{r['load'].split('load average:')[-1].strip()} |"
                 )
@@ -65,7 +76,9 @@ def main():
             out.append("")
         if cc.get("imaging"):
             out.append("**Imaging experiment** (2 s at dt = 0.1 ms, 30 Hz, all neurons imaged, noise):\n")
-            out.append("| N | Cleo network+GECI+Scope+RecordOnlyProcessor (s) | Cleo neuron-steps/s | jaxgeci Poisson+SpikeTrains+Scope.image (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci compile (s) | Cleo compile (s) | load |")
+            out.append(
+                "| N | Cleo network+GECI+Scope+RecordOnlyProcessor (s) | Cleo neuron-steps/s | jaxgeci Poisson+SpikeTrains+Scope.image (s) | jaxgeci neuron-steps/s | **speed-up** | jaxgeci compile (s) | Cleo compile (s) | load |"
+            )
             out.append("|---|---|---|---|---|---|---|---|---|")
             for r in cc["imaging"]:
                 cs = r.get("cleo_setup", {})
@@ -83,7 +96,10 @@ def main():
             )
             out.append("| run | max abs error of ΔF/F | rms error |")
             out.append("|---|---|---|")
-            for label, key in (("Cleo Euler 0.1 ms (float64)", "cleo_euler_0.1ms_float64"), ("Cleo Euler 0.1 ms (float32)", "cleo_euler_0.1ms_float32")):
+            for label, key in (
+                ("Cleo Euler 0.1 ms (float64)", "cleo_euler_0.1ms_float64"),
+                ("Cleo Euler 0.1 ms (float32)", "cleo_euler_0.1ms_float32"),
+            ):
                 out.append(f"| {label} | {e(r[key]['max_abs'])} | {e(r[key]['rms'])} |")
             for prec in ("float64", "float32"):
                 for dt, v in r[f"accurate_{prec}"].items():
@@ -96,7 +112,9 @@ def main():
                 f"(compile {e(r['jaxgeci_accurate_compile_s'])} s).\n"
             )
         if cc.get("fullrate"):
-            out.append("**Full-rate output** (ΔF/F recorded every step, 0.2 s; Cleo: GECI + StateMonitor(dFF) minus the bare network):\n")
+            out.append(
+                "**Full-rate output** (ΔF/F recorded every step, 0.2 s; Cleo: GECI + StateMonitor(dFF) minus the bare network):\n"
+            )
             out.append("| N | Cleo GECI+monitor (s) | jaxgeci (s) | jaxgeci neuron-steps/s | **speed-up** | load |")
             out.append("|---|---|---|---|---|---|")
             for r in cc["fullrate"]:
@@ -115,7 +133,9 @@ def main():
             f"{e(rf['compute_roof_neuron_steps_per_s'])} neuron-steps/s ({e(rf['compute_roof_1core_neuron_steps_per_s'])} on one core). "
             f"Fitted loop overhead {e(rf['fit_loop_overhead_us_per_step'])} µs/step; large-N cost {e(rf['fit_ns_per_neuron_step_large_n'])} ns/neuron-step.\n"
         )
-        out.append("| N | steps | µs/step | neuron-steps/s | fraction of 2-core roof | fraction of 1-core roof | memory roof (neuron-steps/s) | load |")
+        out.append(
+            "| N | steps | µs/step | neuron-steps/s | fraction of 2-core roof | fraction of 1-core roof | memory roof (neuron-steps/s) | load |"
+        )
         out.append("|---|---|---|---|---|---|---|---|")
         for r in rf["measured"]:
             out.append(
@@ -126,7 +146,9 @@ def main():
         out.append("")
     gr = _load("gradients.json")
     if gr and gr.get("ratio"):
-        out.append("**Gradients** (value_and_grad of an MSE on 30 Hz ΔF/F w.r.t. every GECI constant, dt = 0.1 ms, 1 s):\n")
+        out.append(
+            "**Gradients** (value_and_grad of an MSE on 30 Hz ΔF/F w.r.t. every GECI constant, dt = 0.1 ms, 1 s):\n"
+        )
         out.append("| N | forward (s) | value_and_grad (s) | **ratio** | constants | compile fwd / grad (s) | load |")
         out.append("|---|---|---|---|---|---|---|")
         for r in gr["ratio"]:
@@ -148,7 +170,9 @@ def main():
             break
     sw = _load("sweep.json")
     if sw:
-        out.append("**Parameter sweep** (`eqx.filter_vmap` over B GCaMP6f variants x N neurons; flat = one sensor of B x N neurons):\n")
+        out.append(
+            "**Parameter sweep** (`eqx.filter_vmap` over B GCaMP6f variants x N neurons; flat = one sensor of B x N neurons):\n"
+        )
         out.append("| B | N | time (s) | neuron-steps/s | vs B=1 | flat layout neuron-steps/s | compile (s) | load |")
         out.append("|---|---|---|---|---|---|---|---|")
         for r in sw["rows"]:

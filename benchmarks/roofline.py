@@ -40,8 +40,29 @@ import _common as C  # noqa: E402
 
 
 SIMPLE = {
-    "add", "sub", "mul", "neg", "select_n", "max", "min", "abs", "lt", "le", "gt", "ge", "eq", "ne",
-    "convert_element_type", "integer_pow", "square", "and", "or", "not", "sign", "copy", "add_any",
+    "add",
+    "sub",
+    "mul",
+    "neg",
+    "select_n",
+    "max",
+    "min",
+    "abs",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "eq",
+    "ne",
+    "convert_element_type",
+    "integer_pow",
+    "square",
+    "and",
+    "or",
+    "not",
+    "sign",
+    "copy",
+    "add_any",
 }
 DIV = {"div", "rem", "rsqrt", "sqrt"}
 TRANSC = {"exp", "expm1", "log", "log1p", "pow", "tanh", "logistic", "exp2", "sin", "cos"}
@@ -82,7 +103,15 @@ def op_counts(method="cleo", n=8, dt=1e-4):
                     c["simple"] += max(1, int(eq.params.get("y", 2)) - 1)
                 elif name in SIMPLE:
                     c["simple"] += 1
-                elif name in ("broadcast_in_dim", "reshape", "squeeze", "pjit", "jit", "closed_call", "custom_jvp_call"):
+                elif name in (
+                    "broadcast_in_dim",
+                    "reshape",
+                    "squeeze",
+                    "pjit",
+                    "jit",
+                    "closed_call",
+                    "custom_jvp_call",
+                ):
                     pass
                 else:
                     c["other:" + name] += 1
@@ -179,7 +208,18 @@ def main(argv=None):
     per_ns = (large["time_s"] / large["n_steps"] - overhead_s) / large["n_neurons"]
     res = {
         "machine": C.machine(),
-        "lscpu": {k: info.get(k) for k in ("Model name", "Core(s) per socket", "Socket(s)", "BogoMIPS", "CPU max MHz", "L2 cache", "L3 cache")},
+        "lscpu": {
+            k: info.get(k)
+            for k in (
+                "Model name",
+                "Core(s) per socket",
+                "Socket(s)",
+                "BogoMIPS",
+                "CPU max MHz",
+                "L2 cache",
+                "L3 cache",
+            )
+        },
         "assumptions": {
             "cores": cores,
             "clock_hz": f,

@@ -103,7 +103,9 @@ def main(argv=None):
             "neuron_steps_per_s": b * a.n * n_steps / min(ts),
             "flat_time_s": min(f_ts),
             "flat_neuron_steps_per_s": b * a.n * n_steps / min(f_ts),
-            "flat_max_rel_diff_vs_vmap": float(np.abs(flat_out - np.asarray(out)).max() / np.abs(np.asarray(out)).max()),
+            "flat_max_rel_diff_vs_vmap": float(
+                np.abs(flat_out - np.asarray(out)).max() / np.abs(np.asarray(out)).max()
+            ),
             "load": C.load(),
         }
         print(r, flush=True)

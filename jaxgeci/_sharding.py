@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ._sensor import Sensor
-from ._simulate import SimulationResult, simulate
+from ._simulate import simulate, SimulationResult
 from ._spikes import SpikeTrains
 from ._validation import check_int, is_concrete
 
@@ -77,7 +77,9 @@ def shard_neurons(x, mesh: Mesh | None = None, *, axis: int = -1):
     spec[axis] = NEURONS
     d = mesh.shape[NEURONS]
     if np.shape(x)[axis] % d:
-        raise ValueError(f"neuron axis of length {np.shape(x)[axis]} is not a multiple of the {d} devices on 'neurons'.")
+        raise ValueError(
+            f"neuron axis of length {np.shape(x)[axis]} is not a multiple of the {d} devices on 'neurons'."
+        )
     return _put(x, NamedSharding(mesh, P(*spec)))
 
 
@@ -103,7 +105,8 @@ def shard_sensor(sensor: Sensor, mesh: Mesh | None = None, *, n_neurons: int | N
         if batched and leaf.ndim >= 1:
             if leaf.shape[0] % mesh.shape[BATCH]:
                 raise ValueError(
-                    f"parameter batch of {leaf.shape[0]} is not a multiple of the {mesh.shape[BATCH]} devices on 'batch'."
+                    f"parameter batch of {leaf.shape[0]} is not a multiple of the "
+                    f"{mesh.shape[BATCH]} devices on 'batch'."
                 )
             spec[0] = BATCH
         if n_neurons is not None and leaf.ndim >= 1 + batched and leaf.shape[-1] == n_neurons:
@@ -145,7 +148,9 @@ def simulate_sharded(sensor: Sensor, spikes, dt: float, *, mesh: Mesh | None = N
     # pad every per-neuron input to a multiple of d
     if isinstance(spikes, SpikeTrains):
         if n_pad:
-            spikes = SpikeTrains(steps=spikes.steps, neurons=spikes.neurons, n_steps=spikes.n_steps, n_neurons=n + n_pad)
+            spikes = SpikeTrains(
+                steps=spikes.steps, neurons=spikes.neurons, n_steps=spikes.n_steps, n_neurons=n + n_pad
+            )
     elif spikes is not None:
         spikes = shard_neurons(_pad_last(spikes, n_pad, mode="constant"), mesh)
     if kwargs.get("ca_pre") is not None:

@@ -11,7 +11,7 @@ import textwrap
 
 
 SCRIPT = textwrap.dedent(
-    r'''
+    r"""
     import sys
     import equinox as eqx
     import jax, jax.numpy as jnp, numpy as np
@@ -113,7 +113,7 @@ SCRIPT = textwrap.dedent(
     for b, s in enumerate(sensors):
         close(out[b], jaxgeci.simulate(s, dense, dt, sample_every=100).dFF, f"sweep {b}")
     print("SHARDING-OK")
-    '''
+    """
 )
 
 
