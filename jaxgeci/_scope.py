@@ -253,37 +253,19 @@ class Scope(eqx.Module):
         Returns:
             ``(i_targets, noise_focus_factor, coords_on_plane)`` (NumPy).
         """
+        return _free_target(coords, *self._plane_geometry(focus_depth, soma_radius), cleo_compat=self.cleo_compat)
+
+    def _plane_geometry(self, focus_depth, soma_radius) -> tuple:
+        """Positional geometry arguments of the free targeting functions for this scope."""
         fd = self.focus_depth if focus_depth is None else focus_depth
         if fd is None:
             raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
         R = self.soma_radius if soma_radius is None else soma_radius
-        return _free_target(
-            coords,
-            fd,
-            self.img_width,
-            self.location,
-            self.direction,
-            R,
-            self.sensor.location,
-            cleo_compat=self.cleo_compat,
-        )
+        return (fd, self.img_width, self.location, self.direction, R, self.sensor.location)
 
     def plane_mask(self, coords, focus_depth=None, soma_radius=None):
         """Fixed-shape form of :meth:`target_neurons_in_plane` (see :func:`jaxgeci.plane_mask`)."""
-        fd = self.focus_depth if focus_depth is None else focus_depth
-        if fd is None:
-            raise ValueError("focus_depth is None: give focus_depth (m) or build the Scope with one.")
-        R = self.soma_radius if soma_radius is None else soma_radius
-        return plane_mask(
-            coords,
-            fd,
-            self.img_width,
-            self.location,
-            self.direction,
-            R,
-            self.sensor.location,
-            cleo_compat=self.cleo_compat,
-        )
+        return plane_mask(coords, *self._plane_geometry(focus_depth, soma_radius), cleo_compat=self.cleo_compat)
 
     # ------------------------------------------------------------------ injection
     def inject(
