@@ -21,9 +21,9 @@ from ._excitation import (
     NullExcitation as NullExcitation,
 )
 from ._fluorescence import hill as hill
-from ._geci import GECI as GECI, GECIState as GECIState, dc_gain as dc_gain, geci as geci, naomi_to_si as naomi_to_si
+from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as GECIState, naomi_to_si as naomi_to_si
 from ._sensor import Sensor as Sensor
-from ._simulate import SimulationResult as SimulationResult, read_schedule as read_schedule, simulate as simulate
+from ._simulate import read_schedule as read_schedule, simulate as simulate, SimulationResult as SimulationResult
 from ._spikes import SpikeTrains as SpikeTrains
 from .indicators import (
     gcamp3 as gcamp3,
@@ -46,16 +46,44 @@ from .indicators import (
 __version__ = "0.1.0"
 
 # S2F sensors (Zhang et al. 2023 spike-to-fluorescence model; issue 5)
+# Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
+from . import io as io
+from ._baseline import bspline_basis as bspline_basis
+from ._chunked import simulate_chunked as simulate_chunked
+
+# Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
+from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
+from ._fit import (
+    constant_names as constant_names,
+    evaluate as evaluate,
+    explained_variance as explained_variance,
+    fit as fit,
+    FitConfig as FitConfig,
+    FitResult as FitResult,
+    make_params as make_params,
+    sensor_constants as sensor_constants,
+)
+from ._neo import scope_to_neo as scope_to_neo
+from ._project import make_batch as make_batch, RecordingBatch as RecordingBatch, unit_trace as unit_trace
+from ._recording import load_recording as load_recording, Recording as Recording
+from ._results import (
+    get_model as get_model,
+    load_results as load_results,
+    MODELS as MODELS,
+    ModelSpec as ModelSpec,
+    parameter_set as parameter_set,
+    register_model as register_model,
+    select_parameter_set as select_parameter_set,
+    sensor_from_results as sensor_from_results,
+    write_results as write_results,
+)
 from ._s2f import (
     S2F as S2F,
-    S2F_PRESETS as S2F_PRESETS,
-    S2FState as S2FState,
     s2f as s2f,
     s2f_preset_defaults as s2f_preset_defaults,
+    S2F_PRESETS as S2F_PRESETS,
+    S2FState as S2FState,
 )
-
-# Scope: two-photon targeting and imaging (issue 3)
-from ._targeting import PlaneMask as PlaneMask, plane_mask as plane_mask, target_neurons_in_plane as target_neurons_in_plane
 from ._scope import (
     ClosedLoopScope as ClosedLoopScope,
     ImagingResult as ImagingResult,
@@ -64,35 +92,6 @@ from ._scope import (
     ScopeState as ScopeState,
 )
 from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope
-from ._neo import scope_to_neo as scope_to_neo
-
-# Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
-from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
-from ._recording import Recording as Recording, load_recording as load_recording
-from ._baseline import bspline_basis as bspline_basis
-from ._project import RecordingBatch as RecordingBatch, make_batch as make_batch, unit_trace as unit_trace
-from ._fit import (
-    FitConfig as FitConfig,
-    FitResult as FitResult,
-    constant_names as constant_names,
-    evaluate as evaluate,
-    explained_variance as explained_variance,
-    fit as fit,
-    make_params as make_params,
-    sensor_constants as sensor_constants,
-)
-from ._results import (
-    MODELS as MODELS,
-    ModelSpec as ModelSpec,
-    get_model as get_model,
-    load_results as load_results,
-    parameter_set as parameter_set,
-    register_model as register_model,
-    select_parameter_set as select_parameter_set,
-    sensor_from_results as sensor_from_results,
-    write_results as write_results,
-)
-from ._synthetic import synthetic_recording as synthetic_recording
 
 # Multi-device runs: neurons (and parameter batches) sharded over a device mesh (issue 6)
 from ._sharding import (
@@ -101,7 +100,11 @@ from ._sharding import (
     shard_sensor as shard_sensor,
     simulate_sharded as simulate_sharded,
 )
+from ._synthetic import synthetic_recording as synthetic_recording
 
-# Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
-from . import io as io
-from ._chunked import simulate_chunked as simulate_chunked
+# Scope: two-photon targeting and imaging (issue 3)
+from ._targeting import (
+    plane_mask as plane_mask,
+    PlaneMask as PlaneMask,
+    target_neurons_in_plane as target_neurons_in_plane,
+)

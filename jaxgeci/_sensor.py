@@ -9,7 +9,6 @@ Stepping contract (DESIGN §3)::
 ``simulate``, closed-loop stepping and the ``Scope`` all call these same methods.
 """
 
-
 import abc
 
 import equinox as eqx

@@ -127,9 +127,8 @@ def _check_rho(rho_rel, n_neurons):
     if is_concrete(rho_rel):
         arr = np.asarray(rho_rel, dtype=float)
         if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(
-                f"rho_rel must be finite and >= 0 (dimensionless), got {arr if arr.size < 7 else 'an array with bad values'}."
-            )
+            shown = arr if arr.size < 7 else "an array with bad values"
+            raise ValueError(f"rho_rel must be finite and >= 0 (dimensionless), got {shown}.")
 
 
 def _check_leaf_shapes(sensor, n_neurons):

@@ -35,8 +35,23 @@ def load_outputs(file: str, entry: dict) -> dict[str, np.ndarray]:
 
 def sensor_from_config(sp: dict, *, doub_exp_conv: bool, pre_existing_cal: bool) -> jg.GECI:
     """A GECI from a manifest ``sensor_params``/``sensor`` dict (SI floats)."""
-    keys = {"K_d", "n_H", "dFF_max", "Ca_rest", "gamma", "B_T", "kappa_S", "dCa_T", "A", "tau_on",
-            "tau_off", "sigma_noise", "dFF_1AP", "location", "name"}
+    keys = {
+        "K_d",
+        "n_H",
+        "dFF_max",
+        "Ca_rest",
+        "gamma",
+        "B_T",
+        "kappa_S",
+        "dCa_T",
+        "A",
+        "tau_on",
+        "tau_off",
+        "sigma_noise",
+        "dFF_1AP",
+        "location",
+        "name",
+    }
     params = {k: v for k, v in sp.items() if k in keys and v is not None}
     return jg.geci(False, doub_exp_conv, pre_existing_cal, **params)
 
@@ -53,7 +68,9 @@ def _method(config: dict) -> str:
 def run_sensor_trace(entry: dict, inputs: dict) -> dict:
     config = entry["config"]
     sensor = sensor_from_config(
-        config["sensor_params"], doub_exp_conv=bool(config["doub_exp_conv"]), pre_existing_cal=bool(config["pre_existing_cal"])
+        config["sensor_params"],
+        doub_exp_conv=bool(config["doub_exp_conv"]),
+        pre_existing_cal=bool(config["pre_existing_cal"]),
     )
     dt = float(inputs["dt_s"])
     n_steps = int(inputs["n_steps"])
@@ -87,6 +104,7 @@ RUNNERS = {"sensor_trace": run_sensor_trace}
 
 
 # ---------------------------------------------------------------------------- scope kinds
+
 
 def _scope_cfg(scope: dict, key: str):
     """A scope setting: targeting entries end their length keys in ``_m``, others don't."""
@@ -274,7 +292,8 @@ def run_noisy_scope(entry: dict, inputs: dict, *, key=None) -> dict:
         spikes[p] = jg.SpikeTrains(
             steps=np.asarray(inputs[f"spike_steps__{p}"], dtype=np.int64),
             neurons=np.asarray(inputs[f"spike_neurons__{p}"], dtype=np.int64),
-            n_steps=n_steps, n_neurons=n_neurons,
+            n_steps=n_steps,
+            n_neurons=n_neurons,
         )
     if "t_samples_s" in inputs:
         sampling = {"sample_times": np.asarray(inputs["t_samples_s"], dtype=float)}
