@@ -11,7 +11,7 @@ from ._binding import CalBindingActivationModel, DoubExpCalBindingActivation, Nu
 from ._calcium import CalciumModel, DynamicCalcium, PreexistingCalcium
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
 from ._fluorescence import hill
-from ._sensor import Sensor
+from ._sensor import LOCATIONS, Sensor
 from ._validation import as_float_array, check_constant, is_concrete
 
 
@@ -19,7 +19,6 @@ def _optional_float(x):
     return None if x is None else as_float_array(x)
 
 
-LOCATIONS = ("cytoplasm", "membrane")
 DFF_BASELINES = ("apo", "rest")
 
 

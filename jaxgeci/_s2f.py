@@ -24,11 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._sensor import METHODS, Sensor
+from ._sensor import LOCATIONS, METHODS, Sensor
 from ._validation import _short, as_float_array, check_constant, check_dt, is_concrete
 
 
-LOCATIONS = ("cytoplasm", "membrane")
 S2F_BASELINES = ("paper", "rest")
 _TAU_MAX = 20.0  # s; slowest published decay is 1.7 s: larger values are almost surely ms
 CONSTANTS = ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")

@@ -17,6 +17,8 @@ from ._validation import check_dt
 
 
 METHODS = ("cleo", "euler", "accurate", "exact")
+LOCATIONS = ("cytoplasm", "membrane")
+"""Where an indicator sits; sets the Scope's noise focus factor (pixel count ~ r^2 or r)."""
 
 
 class Sensor(eqx.Module):

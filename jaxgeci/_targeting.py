@@ -33,10 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from ._sensor import LOCATIONS as SENSOR_LOCATIONS
 from ._validation import _short, is_concrete
-
-
-SENSOR_LOCATIONS = ("cytoplasm", "membrane")
 
 
 class PlaneMask(eqx.Module):
