@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import jaxgeci as jg
+from jaxgeci._geci import KNOWN_KEYS
 
 
 DATA = Path(__file__).parent / "data" / "cleo_reference"
@@ -35,23 +36,8 @@ def load_outputs(file: str, entry: dict) -> dict[str, np.ndarray]:
 
 def sensor_from_config(sp: dict, *, doub_exp_conv: bool, pre_existing_cal: bool) -> jg.GECI:
     """A GECI from a manifest ``sensor_params``/``sensor`` dict (SI floats)."""
-    keys = {
-        "K_d",
-        "n_H",
-        "dFF_max",
-        "Ca_rest",
-        "gamma",
-        "B_T",
-        "kappa_S",
-        "dCa_T",
-        "A",
-        "tau_on",
-        "tau_off",
-        "sigma_noise",
-        "dFF_1AP",
-        "location",
-        "name",
-    }
+    # the constants geci() accepts (NAOMi originals appear as naomi_* and are skipped)
+    keys = KNOWN_KEYS
     params = {k: v for k, v in sp.items() if k in keys and v is not None}
     return jg.geci(False, doub_exp_conv, pre_existing_cal, **params)
 
