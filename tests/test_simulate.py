@@ -98,6 +98,29 @@ def test_event_lists_equal_dense_and_counts_add(x64):
     assert float(r.Ca[1, 0]) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("layout", [None, True, False])
+@pytest.mark.parametrize("pattern", ["poisson", "synchronous"])
+def test_event_layouts_equal_dense(pattern, layout, x64, monkeypatch):
+    """Every internal layout of event spikes (per-step table, per-period dense blocks, and the
+    automatic choice, which falls back to blocks for synchronous bursts) gives the dense result."""
+    from jaxgeci import _simulate
+
+    monkeypatch.setattr(_simulate, "_PER_STEP_EVENTS", layout)
+    s = jg.gcamp6f()
+    dt, T, N = 1e-4, 1200, 100
+    dense = _poisson(T, N, 50.0, dt, seed=5)
+    if pattern == "synchronous":
+        dense[::97, :] += 1  # every neuron fires in the same steps: a wide per-step table
+    ev = jg.SpikeTrains.from_dense(dense)
+    # the forced per-step layout falls back to period blocks exactly for the bunched pattern
+    assert (_simulate._step_events(ev, T) is None) == (pattern == "synchronous")
+    a = jg.simulate(s, dense, dt, sample_every=37)
+    b = jg.simulate(s, ev, dt, sample_every=37)
+    # same float64 arithmetic on the same counts; only the order of adding zeros differs
+    np.testing.assert_allclose(np.asarray(b.dFF), np.asarray(a.dFF), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(b.final_state.Ca), np.asarray(a.final_state.Ca), rtol=1e-12, atol=0)
+
+
 def test_from_times_grid_rule():
     st = jg.SpikeTrains.from_times([0.0, 0.0003, 0.00029999999999], [0, 1, 1], 1e-4, 10, 2)
     np.testing.assert_array_equal(np.asarray(st.steps), [0, 3, 3])  # floor(t/dt + 1e-9)
