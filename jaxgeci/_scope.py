@@ -552,11 +552,12 @@ class Scope(eqx.Module):
 
     def _groups(self):
         """Per population: (global ROI indices, neuron indices, rho_rel, n_neurons)."""
-        roi_pop = self.roi_population
+        roi_inj = self.roi_injection
         i_t = np.asarray(self.i_targets)
         out = {}
         for p in self.population_names:
-            g = np.array([r for r, q in enumerate(roi_pop) if q == p], dtype=np.int64)
+            mine = [j for j, inj in enumerate(self.injections) if inj.population == p]
+            g = np.flatnonzero(np.isin(roi_inj, mine)).astype(np.int64)  # ROI order, no per-ROI Python
             if g.size == 0:
                 continue  # injections of this population selected no neuron
             n_neurons = next(inj.n_neurons for inj in self.injections if inj.population == p)
