@@ -55,6 +55,7 @@ def fit_indicator(
     segment_s: float = 20.0,
     warmup_s: float = 5.0,
     gradient: str | None = None,
+    isolated_weight: float = 0.0,
     checkpoint_dir=None,
     progress: bool = True,
     log=print,
@@ -76,7 +77,13 @@ def fit_indicator(
     sets = {}
     for name, group in sorted(groups.items()):
         sensor0 = spec.initial(indicator, group[0].dataset)
-        cfg = jaxgeci.FitConfig(dt=dt, segment_s=segment_s, warmup_s=warmup_s, gradient=gradient or spec.gradient)
+        cfg = jaxgeci.FitConfig(
+            dt=dt,
+            segment_s=segment_s,
+            warmup_s=warmup_s,
+            gradient=gradient or spec.gradient,
+            isolated_weight=isolated_weight,
+        )
         ckpt = None
         if checkpoint_dir:
             os.makedirs(checkpoint_dir, exist_ok=True)
@@ -218,6 +225,12 @@ def main(argv=None) -> int:
         choices=("forward", "reverse"),
         help="exact forward-mode or reverse-mode gradient (default: the model's faster one)",
     )
+    pf.add_argument(
+        "--isolated-weight",
+        type=float,
+        default=0.0,
+        help="training only: frames around isolated spikes weigh 1 + W (reported EVs stay the protocol's)",
+    )
     pf.add_argument("--segment", type=float, default=20.0, help="segment length for reverse-mode gradients (s)")
     pf.add_argument("--warmup", type=float, default=5.0, help="segment warm-up (s)")
     pf.add_argument("--window", type=float, default=None, help="use only the first WINDOW s (development)")
@@ -254,6 +267,7 @@ def main(argv=None) -> int:
                 segment_s=a.segment,
                 warmup_s=a.warmup,
                 gradient=a.gradient,
+                isolated_weight=a.isolated_weight,
                 checkpoint_dir=a.checkpoint_dir,
                 progress=not a.no_progress,
                 log=lambda s: print(s, file=sys.stderr),

@@ -1,5 +1,7 @@
 """Fitting machinery on synthetic recordings made by jaxgeci with known constants + noise."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.flatten_util
@@ -304,3 +306,27 @@ def test_lbfgs_recovers_constants(x64):
     )
     assert res.constants["gamma"] == pytest.approx(400.0, rel=0.05)
     assert res.constants["tau_off"] == pytest.approx(0.02, rel=0.05)
+
+
+def test_isolated_weight_trains_weighted_but_reports_protocol_ev(x64):
+    """A fidelity-weighted training loss changes the fit, but the reported EVs are the
+    protocol's (uniform weights): equal to evaluate() with the fitted constants."""
+    s = jaxgeci.gcamp6f()
+    true = s.replace(gamma=400.0)
+    t = np.arange(0.0, 20.0, 1 / 60)
+    rng = np.random.default_rng(0)
+    recs = []
+    for i, sp in enumerate(([3.0, 7.0, 7.02, 7.04, 12.0, 16.0], [4.0, 9.0, 9.01, 14.0, 14.05])):
+        n = np.zeros(20_100)
+        n[(np.asarray(sp) / 1e-3).astype(int)] = 1.0
+        tr = np.asarray(jaxgeci.unit_trace(true, jnp.asarray(n), 1e-3))
+        dff = tr[np.round(t / 1e-3).astype(int)] + 0.02 * rng.standard_normal(t.size)
+        recs.append(jaxgeci.Recording.create(t, dff, np.asarray(sp), name=f"c{i}"))
+    assert all(r.isolated_spike_frames().any() for r in recs)  # the weights do something
+    kw = dict(n_steps=3, learning_rate=0.1, progress=False)
+    weighted = jaxgeci.fit(recs, s, ["gamma"], config=dataclasses.replace(FAST, isolated_weight=5.0), **kw)
+    plain = jaxgeci.fit(recs, s, ["gamma"], config=FAST, **kw)
+    assert weighted.loss_history[0] != plain.loss_history[0]
+    for rec in recs:
+        (r,) = jaxgeci.evaluate(weighted.sensor, [rec], dt=FAST.dt, lag_step_s=0.005)
+        assert r["ev"] == pytest.approx(weighted.cells[rec.name]["ev"], abs=1e-9)  # same grid and sim
