@@ -203,7 +203,7 @@ def main(
         if test_mode:
             recs = [r.window(12.0) for r in recs[:2]]
         fits = {m: held_in(recs, ind, m, work, progress) for m in models}
-        held = {}
+        held, invalid = {}, {}
         for m, fdoc in fits.items():
             doc = {
                 "format": "jaxgeci.fit_results/1",
@@ -211,13 +211,19 @@ def main(
                 "default": fdoc["default"],
                 "parameter_sets": fdoc["sets"],
             }
-            ev = evaluate_files(doc, recs, progress=False)
+            try:
+                ev = evaluate_files(doc, recs, progress=False)
+            except ValueError as e:  # fitted constants outside the model's valid range
+                invalid[m], held[m] = str(e), {}
+                print(ind, m, "excluded:", e, flush=True)
+                continue
             held[m] = {k: v["ev"] for k, v in ev["files"].items()}
         # the family with the better fit objective (mean over cells of 1 - EV) on all cells;
         # chosen before the leave-out runs
-        best = max(models, key=lambda m: _mean(list(held[m].values())))
+        valid = [m for m in models if m not in invalid]
+        best = max(valid, key=lambda m: _mean(list(held[m].values())))
         sets = dict(fits[best]["sets"])
-        for m in models:
+        for m in valid:
             if m != best:
                 for k, v in fits[m]["sets"].items():
                     sets[f"{k}/{m}"] = dict(v, datasets=[])
@@ -232,6 +238,7 @@ def main(
             "held_in_median": {m: _median(list(held[m].values())) for m in models},
             "held_in_mean": {m: _mean(list(held[m].values())) for m in models},
             "held_in": held,
+            "invalid_models": invalid,
             "left_out_median": _median([v["ev"] for v in loo_rows.values()]),
             "left_out": {k: v["ev"] for k, v in loo_rows.items()},
             "target": TARGETS.get(ind),
