@@ -54,6 +54,8 @@ def fit_indicator(
     dt: float = 1e-3,
     segment_s: float = 20.0,
     warmup_s: float = 5.0,
+    gradient: str | None = None,
+    isolated_weight: float = 0.0,
     checkpoint_dir=None,
     progress: bool = True,
     log=print,
@@ -75,7 +77,13 @@ def fit_indicator(
     sets = {}
     for name, group in sorted(groups.items()):
         sensor0 = spec.initial(indicator, group[0].dataset)
-        cfg = jaxgeci.FitConfig(dt=dt, segment_s=segment_s, warmup_s=warmup_s)
+        cfg = jaxgeci.FitConfig(
+            dt=dt,
+            segment_s=segment_s,
+            warmup_s=warmup_s,
+            gradient=gradient or spec.gradient,
+            isolated_weight=isolated_weight,
+        )
         ckpt = None
         if checkpoint_dir:
             os.makedirs(checkpoint_dir, exist_ok=True)
@@ -211,7 +219,19 @@ def main(argv=None) -> int:
     pf.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs"))
     pf.add_argument("--starts", type=int, default=4, help="random starts screened (best is optimised)")
     pf.add_argument("--dt", type=float, default=1e-3, help="fine simulation step (s)")
-    pf.add_argument("--segment", type=float, default=20.0, help="segment length for gradients (s)")
+    pf.add_argument(
+        "--gradient",
+        default=None,
+        choices=("forward", "reverse"),
+        help="exact forward-mode or reverse-mode gradient (default: the model's faster one)",
+    )
+    pf.add_argument(
+        "--isolated-weight",
+        type=float,
+        default=0.0,
+        help="training only: frames around isolated spikes weigh 1 + W (reported EVs stay the protocol's)",
+    )
+    pf.add_argument("--segment", type=float, default=20.0, help="segment length for reverse-mode gradients (s)")
     pf.add_argument("--warmup", type=float, default=5.0, help="segment warm-up (s)")
     pf.add_argument("--window", type=float, default=None, help="use only the first WINDOW s (development)")
     pf.add_argument("--checkpoint-dir", default=None, help="resumable checkpoints here")
@@ -246,6 +266,8 @@ def main(argv=None) -> int:
                 dt=a.dt,
                 segment_s=a.segment,
                 warmup_s=a.warmup,
+                gradient=a.gradient,
+                isolated_weight=a.isolated_weight,
                 checkpoint_dir=a.checkpoint_dir,
                 progress=not a.no_progress,
                 log=lambda s: print(s, file=sys.stderr),

@@ -64,8 +64,13 @@ def make_batch(
     burn_in_s: float = DEFAULT_BURN_IN_S,
     max_lag_s: float = 0.05,
     min_knot_spacing_s: float = MIN_KNOT_SPACING_S,
+    isolated_weight: float = 0.0,
 ) -> RecordingBatch:
     """Pad recordings to one batch on a fine grid of step ``dt`` (s).
+
+    ``isolated_weight`` (λ >= 0) multiplies the weight of the frames around isolated spikes
+    (:meth:`Recording.isolated_spike_frames`) by ``1 + λ`` (a fidelity-aware training loss);
+    0 (default) is the protocol's uniform weight.
 
     The grid covers ``[0, max(t_frames) + max_lag_s]`` plus two steps, so every lagged read
     lies inside it. Spike ``t`` goes to step ``floor(t/dt)`` (as
@@ -96,7 +101,7 @@ def make_batch(
         t[i, :T] = r.t_frames
         t[i, T:] = r.t_frames[-1]
         y[i, :T] = r.dff
-        w[i, :T] = r.eval_mask(burn_in_s)
+        w[i, :T] = r.eval_mask(burn_in_s) * (1.0 + isolated_weight * r.isolated_spike_frames())
         B[i, :T, : b.shape[1]] = b
         bm[i, : b.shape[1]] = 1.0
     f = lambda a: jnp.asarray(a, dtype=float)

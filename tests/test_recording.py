@@ -105,3 +105,18 @@ def test_bspline_basis_protocol():
     assert np.std(w - B @ coef) > 0.6
     # short recordings: one interval, 4 basis functions
     assert jaxgeci.bspline_basis(t[:100], 0.0, 4.0).shape == (100, 4)
+
+
+def test_isolated_spike_frames_and_loss_weight():
+    """Isolated = no other spike within 1 s before or after; windows [-0.2, +1] s around them."""
+    t = np.arange(0.0, 20.0, 0.01)
+    spikes = np.array([3.0, 8.0, 8.5, 14.0])  # 8.0 and 8.5 are too close to each other
+    r = jaxgeci.Recording.create(t, np.zeros_like(t), spikes)
+    m = r.isolated_spike_frames()
+    expect = ((t >= 2.8) & (t <= 4.0)) | ((t >= 13.8) & (t <= 15.0))
+    np.testing.assert_array_equal(m, expect)
+    b0 = jaxgeci.make_batch([r], 1e-3)
+    b = jaxgeci.make_batch([r], 1e-3, isolated_weight=4.0)
+    w0, w = np.asarray(b0.weight[0]), np.asarray(b.weight[0])
+    np.testing.assert_array_equal(w, w0 * np.where(expect, 5.0, 1.0))
+    assert set(np.unique(w0)) == {0.0, 1.0}  # burn-in frames stay at 0
