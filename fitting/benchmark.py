@@ -174,7 +174,7 @@ def fidelity(sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1
 
 def main(
     *,
-    data="/work/shared/data/ground_truth",
+    data="../shared/data/ground_truth",
     work="out/bench",
     results="fitting/results",
     models=("s2f", "s2f-adaptive", "geci"),
@@ -313,7 +313,11 @@ def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="/work/shared/data/ground_truth")
+    ap.add_argument(
+        "--data",
+        default="../shared/data/ground_truth",
+        help="folder of ground-truth .npz recordings (relative to the cwd)",
+    )
     ap.add_argument("--work", default="out/bench")
     ap.add_argument("--results", default="fitting/results")
     ap.add_argument("--models", default="s2f,s2f-adaptive,geci")

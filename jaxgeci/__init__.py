@@ -84,6 +84,7 @@ from ._s2f import (
     S2F_PRESETS as S2F_PRESETS,
     S2FState as S2FState,
 )
+from ._s2f_adaptive import AdaptiveS2F as AdaptiveS2F
 from ._scope import (
     ClosedLoopScope as ClosedLoopScope,
     ImagingResult as ImagingResult,
