@@ -56,6 +56,23 @@ class S2FState(eqx.Module):
     p2: Float[Array, " neurons"]
 
 
+def kernel_step(state: S2FState, n, dt: float, tau_r, tau_d1, tau_d2) -> S2FState:
+    """The exact one-step update of the S2F accumulators (shared by :class:`S2F` and
+    :class:`jaxgeci.AdaptiveS2F`): the ``n`` spikes (counts, ``(neurons,)``) of the step enter
+    at its start and every accumulator decays over ``dt`` (s) with the time constants
+    ``tau_r``, ``tau_d1``, ``tau_d2`` (s)."""
+    q = -jnp.expm1(-dt / tau_r)  # 1 - exp(-dt/tau_r), accurate for small dt
+    e_r = jnp.exp(-dt / tau_r)  # = 1 - q, accurate when dt >> tau_r
+    a1 = jnp.exp(-dt / tau_d1)
+    a2 = jnp.exp(-dt / tau_d2)
+    p1 = state.p1 + n
+    p2 = state.p2 + n
+    # exp(-(Δ+dt)/τ)(1 - exp(-(Δ+dt)/τr)) = a [exp(-Δ/τ)(1 - e^{-Δ/τr}) + q exp(-Δ/τ - Δ/τr)]
+    c1 = a1 * (state.c1 + q * p1)
+    c2 = a2 * (state.c2 + q * p2)
+    return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
+
+
 def _check_unit_interval(name, value, owner):
     check_constant(name, value, unit="1", allow_zero=True, owner=owner)
     if is_concrete(value) and np.any(np.asarray(value, dtype=float) > 1.0):
@@ -279,17 +296,7 @@ class S2F(Sensor):
         """One step ``k -> k+1`` (exact): the ``spikes_k`` (counts, ``(neurons,)``) of step ``k``
         enter at ``t_k`` and every accumulator decays over ``dt`` (s). ``ca_k`` and ``method``
         are ignored (no calcium input; the update is exact for any method)."""
-        n = jnp.asarray(spikes_k, dtype=state.c1.dtype)
-        q = -jnp.expm1(-dt / self.tau_r)  # 1 - exp(-dt/tau_r), accurate for small dt
-        e_r = jnp.exp(-dt / self.tau_r)  # = 1 - q, accurate when dt >> tau_r
-        a1 = jnp.exp(-dt / self.tau_d1)
-        a2 = jnp.exp(-dt / self.tau_d2)
-        p1 = state.p1 + n
-        p2 = state.p2 + n
-        # exp(-(Δ+dt)/τ)(1 - exp(-(Δ+dt)/τr)) = a [exp(-Δ/τ)(1 - e^{-Δ/τr}) + q exp(-Δ/τ - Δ/τr)]
-        c1 = a1 * (state.c1 + q * p1)
-        c2 = a2 * (state.c2 + q * p2)
-        return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
+        return kernel_step(state, jnp.asarray(spikes_k, dtype=state.c1.dtype), dt, self.tau_r, self.tau_d1, self.tau_d2)
 
     def latent(self, state: S2FState):
         """The latent ``c = c1 + r c2`` (dimensionless), ``(neurons,)``."""

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._s2f import S2F, S2FState
+from ._s2f import kernel_step, S2F, S2FState
 from ._sensor import LOCATIONS, METHODS, Sensor
 from ._validation import as_float_array, check_constant, check_dt
 
@@ -112,15 +112,7 @@ class AdaptiveS2F(Sensor):
         ``1 + c_k/c_half`` (``c_k`` the latent at the start of the step)."""
         n = jnp.asarray(spikes_k, dtype=state.c1.dtype)
         slow = 1.0 + (state.c1 + self.r * state.c2) / self.c_half
-        q = -jnp.expm1(-dt / self.tau_r)
-        e_r = jnp.exp(-dt / self.tau_r)
-        a1 = jnp.exp(-dt / (self.tau_d1 * slow))
-        a2 = jnp.exp(-dt / (self.tau_d2 * slow))
-        p1 = state.p1 + n
-        p2 = state.p2 + n
-        c1 = a1 * (state.c1 + q * p1)
-        c2 = a2 * (state.c2 + q * p2)
-        return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
+        return kernel_step(state, n, dt, self.tau_r, self.tau_d1 * slow, self.tau_d2 * slow)
 
     def observe(self, state: S2FState, rho_rel=1.0, ca=None) -> dict:
         c = state.c1 + self.r * state.c2
