@@ -22,13 +22,12 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._s2f import kernel_step, S2F, S2FState
-from ._sensor import LOCATIONS, METHODS, Sensor
-from ._validation import as_float_array, check_constant, check_dt
+from ._s2f import check_exact_run, kernel_step, rest_state, S2F, S2FState, sigmoid_readout
+from ._sensor import LOCATIONS, Sensor
+from ._validation import as_float_array, check_constant
 
 
 class AdaptiveS2F(Sensor):
@@ -94,18 +93,14 @@ class AdaptiveS2F(Sensor):
         return None
 
     def init(self, n_neurons: int) -> S2FState:
-        z = jnp.zeros((int(n_neurons),), dtype=jnp.result_type(self.tau_r))
-        return S2FState(c1=z, p1=z, c2=z, p2=z)
+        return rest_state(n_neurons, jnp.result_type(self.tau_r))
 
     def trace_names(self) -> tuple[str, ...]:
         return ("dFF", "c")
 
     def check_run(self, dt, method: str = "cleo") -> str:
         """Validate ``dt`` (s) and ``method``; every method resolves to the same update."""
-        check_dt(dt)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        return "accurate"
+        return check_exact_run(dt, method)
 
     def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
         """One step ``k -> k+1``: S2F's exact update with the decay rates divided by
@@ -116,5 +111,4 @@ class AdaptiveS2F(Sensor):
 
     def observe(self, state: S2FState, rho_rel=1.0, ca=None) -> dict:
         c = state.c1 + self.r * state.c2
-        dff = self.Fm * jax.nn.sigmoid(self.beta * (c - self.Ca0)) + self.F0
-        return {"dFF": rho_rel * dff, "c": c}
+        return {"dFF": rho_rel * sigmoid_readout(c, self.Fm, self.beta, self.Ca0, self.F0), "c": c}
