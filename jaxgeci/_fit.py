@@ -77,7 +77,8 @@ def sensor_constants(sensor) -> dict:
 def make_params(sensor: Sensor, free, per_cell=(), n_cells: int = 1, constraints=None):
     """Wrap the ``free`` constants of ``sensor`` in :class:`Positive` (log space; the default)
     or the constraint named in ``constraints`` (``{name: "positive" | "real" | (lower,
-    upper)}``); those named in ``per_cell`` get one value per cell, ``(n_cells,)``.
+    upper) | ("positive", upper)}``; the last is a positive constant below a ceiling); those
+    named in ``per_cell`` get one value per cell, ``(n_cells,)``.
 
     Raises:
         ValueError: a name is not a constant of the sensor, or a per-cell name is not free.
@@ -105,6 +106,11 @@ def make_params(sensor: Sensor, free, per_cell=(), n_cells: int = 1, constraints
             return Positive(v)
         if kind == "real":
             return Real(v)
+        if kind[0] == "positive":
+            # positive with a ceiling: upper * sigmoid(raw), i.e. log space (log v ~ log upper
+            # + raw, as Positive) far below the ceiling, which the value can never reach
+            hi = float(kind[1])
+            return Bounded(jnp.minimum(v, (1.0 - 1e-3) * hi), 0.0, hi)
         lo, hi = kind
         eps = 1e-3 * (hi - lo)
         return Bounded(jnp.clip(v, lo + eps, hi - eps), lo, hi)
@@ -342,7 +348,8 @@ def fit(
             array leaves); its constants are the first start.
         free: names of the constants to fit (see :func:`constant_names`); fitted in log space.
         per_cell: subset of ``free`` fitted per cell.
-        constraints: ``{name: "positive" | "real" | (lower, upper)}`` (default positive).
+        constraints: ``{name: "positive" | "real" | (lower, upper) | ("positive", upper)}``
+            (default positive; see :func:`make_params`).
         n_steps: optimiser steps.
         learning_rate: Adam step size in log space (0.05 = 5 % relative steps).
         optimizer: ``"adam"`` (cosine-decayed) or ``"lbfgs"`` (optax.lbfgs, zoom line search).

@@ -48,7 +48,8 @@ class ModelSpec:
         initial: ``(indicator: str) -> Sensor``, the first start of a fit.
         default_free: constants fitted by default.
         description: one line for ``--help``.
-        constraints: ``{name: "positive" | "real" | (lower, upper)}`` for :func:`jaxgeci.fit`.
+        constraints: ``{name: "positive" | "real" | (lower, upper) | ("positive", upper)}``
+            for :func:`jaxgeci.fit`.
         gradient: the faster exact gradient path for this family (``FitConfig.gradient``):
             S2F ``"forward"`` (6 tangents through the scan cost ~2 primal passes); GECI
             ``"reverse"`` (measured: one GECI jvp through the scan costs ~12 primal passes on
@@ -106,6 +107,17 @@ def _s2f_initial(indicator: str, dataset: str = ""):
     return s2f(name).replace(name=indicator)
 
 
+# Time constants stay below 10 s (S2F refuses > 20 s; the slowest published decay is 1.7 s):
+# unbounded, the GCaMP6f fits drifted tau_d2 to 39-53 s, a decay that only mimics baseline drift.
+_TAU_CEILING_S = 10.0
+_S2F_CONSTRAINTS = {
+    "r": (0.0, 1.0),
+    "Ca0": "real",
+    "F0": "real",
+    **{tau: ("positive", _TAU_CEILING_S) for tau in ("tau_r", "tau_d1", "tau_d2")},
+}
+
+
 def _s2f_build(constants: dict, name: str = ""):
     from ._s2f import S2F
 
@@ -118,7 +130,7 @@ MODELS["s2f"] = ModelSpec(
     initial=_s2f_initial,
     default_free=("tau_r", "tau_d1", "tau_d2", "r", "Ca0", "beta"),
     description="S2F (Zhang et al. 2023): double-exponential kernel with rise, sigmoid read-out",
-    constraints={"r": (0.0, 1.0), "Ca0": "real", "F0": "real"},
+    constraints=_S2F_CONSTRAINTS,
 )
 
 
@@ -141,7 +153,7 @@ MODELS["s2f-adaptive"] = ModelSpec(
     initial=_adaptive_initial,
     default_free=("tau_r", "tau_d1", "tau_d2", "r", "Ca0", "beta", "c_half"),
     description="S2F whose decay rates slow down by 1 + c/c_half at high latent c (burst tails)",
-    constraints={"r": (0.0, 1.0), "Ca0": "real", "F0": "real"},
+    constraints=_S2F_CONSTRAINTS,
 )
 
 

@@ -81,7 +81,7 @@ def rest_state(n_neurons: int, dtype) -> S2FState:
 
 def sigmoid_readout(c, Fm, beta, Ca0, F0):
     """The paper's read-out ``Fm / (1 + exp(-beta (c - Ca0))) + F0`` (dimensionless) of the
-    latent ``c`` (shared by :class:`S2F` and :class:`jaxgeci.AdaptiveS2F`)."""
+    latent ``c`` (:class:`jaxgeci.AdaptiveS2F` reaches it through its ``base`` S2F)."""
     return Fm * jax.nn.sigmoid(beta * (c - Ca0)) + F0
 
 

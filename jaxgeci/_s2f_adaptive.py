@@ -19,14 +19,11 @@ dt = 1 ms this differs from dt = 0.25 ms by < 1e-4 in EV on the real data).
 
 from __future__ import annotations
 
-import dataclasses
-
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._s2f import check_exact_run, kernel_step, rest_state, S2F, S2FState, sigmoid_readout
-from ._sensor import LOCATIONS, Sensor
+from ._s2f import kernel_step, S2F, S2FState
+from ._sensor import Sensor
 from ._validation import as_float_array, check_constant
 
 
@@ -35,56 +32,50 @@ class AdaptiveS2F(Sensor):
 
         dFF = rho_rel * (Fm / (1 + exp(-beta (c - Ca0))) + F0),   c = c1 + r c2
 
+    Built from an :class:`jaxgeci.S2F` (its constants, read-out, baseline convention, noise,
+    location and name) plus ``c_half``: ``AdaptiveS2F(s2f("jGCaMP8f"), c_half=10.0)``, or
+    from the constants directly, ``AdaptiveS2F(tau_r=..., ..., F0=..., c_half=10.0)``
+    (keywords of :class:`jaxgeci.S2F`).
+
     Attributes:
-        tau_r, tau_d1, tau_d2, r, Fm, Ca0, beta, F0: as :class:`jaxgeci.S2F` (s or
-            dimensionless).
+        base: the S2F sensor with the same constants (the ``c_half -> inf`` limit).
         c_half: latent at which the decay rates are halved (dimensionless), > 0.
-        sigma_noise: ΔF/F noise std of one in-focus ROI (dimensionless).
-        location, name: as :class:`jaxgeci.S2F`.
     """
 
-    tau_r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    tau_d1: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    tau_d2: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    Fm: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    Ca0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    beta: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    F0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    c_half: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    sigma_noise: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=0.0)
-    location: str = eqx.field(static=True, kw_only=True, default="cytoplasm")
-    name: str = eqx.field(static=True, kw_only=True, default="")
+    base: S2F
+    c_half: Float[Array, "*neurons"]
+
+    def __init__(self, base: S2F | None = None, *, c_half, **s2f_constants):
+        if base is None:
+            base = S2F(**s2f_constants)
+        elif s2f_constants:
+            raise TypeError(f"AdaptiveS2F: give an S2F base or its constants, not both (got {sorted(s2f_constants)}).")
+        if not isinstance(base, S2F):
+            raise TypeError(f"AdaptiveS2F.base must be a jaxgeci.S2F, got {type(base).__name__}.")
+        self.base = base
+        self.c_half = as_float_array(c_half)
 
     def __check_init__(self):
-        # the S2F constants are validated by building the equivalent S2F
-        self.base
         check_constant("c_half", self.c_half, unit="1", owner="AdaptiveS2F")
-        if self.location not in LOCATIONS:
-            raise ValueError(f"AdaptiveS2F.location must be one of {LOCATIONS}, got {self.location!r}.")
 
     @classmethod
     def from_s2f(cls, sensor: S2F, c_half) -> AdaptiveS2F:
         """An adaptive sensor with the constants of ``sensor`` and ``c_half``."""
-        return cls(**sensor.params, c_half=c_half, location=sensor.location, name=sensor.name)
+        return cls(sensor, c_half=c_half)
+
+    # the Sensor contract's descriptive fields are the base sensor's
+    @property
+    def sigma_noise(self):
+        """ΔF/F noise std of one in-focus ROI (dimensionless), the base's."""
+        return self.base.sigma_noise
 
     @property
-    def base(self) -> S2F:
-        """The S2F sensor with the same constants (the ``c_half -> inf`` limit)."""
-        p = {k: getattr(self, k) for k in ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")}
-        return S2F(**p, sigma_noise=self.sigma_noise, location=self.location, name=self.name)
+    def location(self) -> str:
+        return self.base.location
 
     @property
-    def params(self) -> dict:
-        """The constants in a flat dict (SI), plus ``sigma_noise``."""
-        return {**self.base.params, "c_half": self.c_half}
-
-    def replace(self, **params) -> AdaptiveS2F:
-        """A copy with some constants (keys of :attr:`params`), ``location`` or ``name``."""
-        unknown = set(params) - set(self.params) - {"location", "name"}
-        if unknown:
-            raise ValueError(f"replace() got unknown constant(s) {sorted(unknown)}.")
-        return dataclasses.replace(self, **params)
+    def name(self) -> str:
+        return self.base.name
 
     @property
     def dFF_1AP(self):
@@ -92,23 +83,34 @@ class AdaptiveS2F(Sensor):
         adaptation); ``None``."""
         return None
 
+    @property
+    def params(self) -> dict:
+        """The constants in a flat dict (SI), plus ``sigma_noise``."""
+        return {**self.base.params, "c_half": self.c_half}
+
+    def replace(self, **params) -> AdaptiveS2F:
+        """A copy with some constants (keys of :attr:`params`) or the base's ``location``,
+        ``name``, ``dff_baseline`` replaced; validated like the constructor."""
+        c_half = params.pop("c_half", self.c_half)
+        return AdaptiveS2F(self.base.replace(**params), c_half=c_half)
+
     def init(self, n_neurons: int) -> S2FState:
-        return rest_state(n_neurons, jnp.result_type(self.tau_r))
+        return self.base.init(n_neurons)
 
     def trace_names(self) -> tuple[str, ...]:
-        return ("dFF", "c")
+        return self.base.trace_names()
 
     def check_run(self, dt, method: str = "cleo") -> str:
         """Validate ``dt`` (s) and ``method``; every method resolves to the same update."""
-        return check_exact_run(dt, method)
+        return self.base.check_run(dt, method)
 
     def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
         """One step ``k -> k+1``: S2F's exact update with the decay rates divided by
         ``1 + c_k/c_half`` (``c_k`` the latent at the start of the step)."""
+        b = self.base
         n = jnp.asarray(spikes_k, dtype=state.c1.dtype)
-        slow = 1.0 + (state.c1 + self.r * state.c2) / self.c_half
-        return kernel_step(state, n, dt, self.tau_r, self.tau_d1 * slow, self.tau_d2 * slow)
+        slow = 1.0 + b.latent(state) / self.c_half
+        return kernel_step(state, n, dt, b.tau_r, b.tau_d1 * slow, b.tau_d2 * slow)
 
     def observe(self, state: S2FState, rho_rel=1.0, ca=None) -> dict:
-        c = state.c1 + self.r * state.c2
-        return {"dFF": rho_rel * sigmoid_readout(c, self.Fm, self.beta, self.Ca0, self.F0), "c": c}
+        return self.base.observe(state, rho_rel, ca)

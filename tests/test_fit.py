@@ -100,6 +100,23 @@ def test_make_params_validates():
     assert isinstance(p.cal_model.gamma, jaxgeci.Positive) and p.K_d.log.shape == (3,)
 
 
+def test_positive_with_ceiling_constraint(x64):
+    """("positive", upper): values above the ceiling start just below it, an unbounded raw step
+    cannot cross it, and far below it a raw step is a log-space step (as Positive)."""
+    s = jaxgeci.s2f("jGCaMP8f").replace(tau_d2=15.0)
+    p = jaxgeci.make_params(
+        s, ["tau_r", "tau_d2"], constraints={"tau_r": ("positive", 10.0), "tau_d2": ("positive", 10.0)}
+    )
+    assert isinstance(p.tau_d2, jaxgeci.Bounded)
+    assert float(jaxgeci.unwrap(p).tau_d2) == pytest.approx(9.99, rel=1e-9)  # clipped to (1 - 1e-3) * 10 s
+    assert float(jaxgeci.unwrap(p).tau_r) == pytest.approx(float(s.tau_r), rel=1e-9)  # below: unchanged
+    huge = eqx.tree_at(lambda q: q.tau_d2.raw, p, jnp.asarray(1e3))
+    assert float(jaxgeci.unwrap(huge).tau_d2) <= 10.0
+    # d log(tau_r) / d raw = 1 - tau_r / upper (tau_r ~ 1 ms here: within 1e-3 of a log step)
+    d = jax.grad(lambda raw: jnp.log(jaxgeci.unwrap(eqx.tree_at(lambda q: q.tau_r.raw, p, raw)).tau_r))(p.tau_r.raw)
+    assert float(d) == pytest.approx(1.0 - float(s.tau_r) / 10.0, rel=1e-9)
+
+
 def test_gradient_matches_finite_differences(x64):
     """d(loss)/d(log gamma) on the exact simulation vs central differences in log space."""
     s = jaxgeci.gcamp6f()
@@ -133,7 +150,7 @@ def test_forward_mode_gradient_is_exact(x64, model):
         s = spec.initial("jGCaMP8m")
         if model == "s2f-adaptive":
             s = s.replace(c_half=3.0)
-        truth = s.replace(tau_d1=1.3 * float(s.tau_d1), beta=0.8 * float(s.beta))
+        truth = s.replace(tau_d1=1.3 * float(s.params["tau_d1"]), beta=0.8 * float(s.params["beta"]))
         free = spec.default_free
     else:
         s = jaxgeci.gcamp6f()
