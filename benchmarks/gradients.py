@@ -13,6 +13,9 @@ Usage::
     python benchmarks/gradients.py                      # both
     python benchmarks/gradients.py --part ratio --n 1000 10000
     python benchmarks/gradients.py --part memory --minutes 10 --n-memory 10000
+    # the accurate method at dt = 1 ms (the step fits use), 10 s read every 33 steps
+    python benchmarks/gradients.py --part ratio --dt 1e-3 --every 33 --duration 10 \
+        --out benchmarks/results/gradients_accurate_1ms.json
 """
 
 from __future__ import annotations
@@ -161,13 +164,16 @@ def main(argv=None):
     p.add_argument("--part", nargs="+", default=["ratio", "memory"])
     p.add_argument("--n", nargs="+", type=int, default=[1000, 10_000])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--dt", type=float, default=1e-4, help="step (s); >= 0.5 ms uses method='accurate'")
+    p.add_argument("--every", type=int, default=333, help="read every this many steps")
+    p.add_argument("--duration", type=float, default=1.0, help="simulated time (s)")
     p.add_argument("--n-memory", type=int, default=10_000)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "gradients.json"))
     a = p.parse_args(argv)
     res = {"machine": C.machine()}
     if "ratio" in a.part:
-        res["ratio"] = part_ratio(a.n, a.repeats)
+        res["ratio"] = part_ratio(a.n, a.repeats, dt=a.dt, dur=a.duration, every=a.every)
     if "memory" in a.part:
         res["memory"] = part_memory(a.n_memory, a.minutes)
     res["machine"]["load_at_end"] = C.load()
