@@ -26,6 +26,8 @@ ZHANG = {"GCaMP6f": 0.85, "GCaMP6s": 0.92, "jGCaMP7f": 0.83, "jGCaMP8f": 0.79, "
 
 
 _TEST_MODE = False
+LOSS = "mean"
+"""Training loss of every fit (``--loss``): ``"mean"`` of 1 - EV or ``"log"`` (see ``FitConfig.loss``)."""
 
 
 def settings(indicator: str, model: str = "s2f") -> dict:
@@ -35,11 +37,11 @@ def settings(indicator: str, model: str = "s2f") -> dict:
     starts, then 30 L-BFGS steps. GECI (reverse mode on 20 s segments, ~5x dearer per
     gradient): 4 starts, 60 Adam steps."""
     if _TEST_MODE:
-        return dict(dt=2e-3, n_steps=2, learning_rate=0.1, n_starts=1, segment_s=5.0, warmup_s=2.0)
+        return dict(dt=2e-3, n_steps=2, learning_rate=0.1, n_starts=1, segment_s=5.0, warmup_s=2.0, loss=LOSS)
     dt = 2e-3 if indicator.startswith("GCaMP6") else 1e-3
     if model.startswith("s2f"):
-        return dict(dt=dt, n_steps=30, optimizer="lbfgs", n_starts=16)
-    return dict(dt=dt, n_steps=60, learning_rate=0.1, n_starts=4)
+        return dict(dt=dt, n_steps=30, optimizer="lbfgs", n_starts=16, loss=LOSS)
+    return dict(dt=dt, n_steps=60, learning_rate=0.1, n_starts=4, loss=LOSS)
 
 
 def _median(x):
@@ -59,6 +61,11 @@ def _cached(path, make):
         with open(path) as f:
             return json.load(f)
     out = make()
+    # every fit compiles new executables; a full run (~60 fits) in one process once ran the
+    # 24 GiB machine out of memory in LLVM, so drop them once a fit is done and cached
+    import jax
+
+    jax.clear_caches()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w") as f:
         json.dump(out, f, indent=1)
@@ -324,7 +331,9 @@ if __name__ == "__main__":
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--no-loo", action="store_true")
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--loss", default=LOSS, choices=("mean", "log"), help="training loss of every fit")
     a = ap.parse_args()
+    LOSS = a.loss
     main(
         data=a.data,
         work=a.work,

@@ -56,6 +56,7 @@ def fit_indicator(
     warmup_s: float = 5.0,
     gradient: str | None = None,
     isolated_weight: float = 0.0,
+    loss: str = "mean",
     checkpoint_dir=None,
     progress: bool = True,
     log=print,
@@ -83,6 +84,7 @@ def fit_indicator(
             warmup_s=warmup_s,
             gradient=gradient or spec.gradient,
             isolated_weight=isolated_weight,
+            loss=loss,
         )
         ckpt = None
         if checkpoint_dir:
@@ -231,6 +233,12 @@ def main(argv=None) -> int:
         default=0.0,
         help="training only: frames around isolated spikes weigh 1 + W (reported EVs stay the protocol's)",
     )
+    pf.add_argument(
+        "--loss",
+        default="mean",
+        choices=("mean", "log"),
+        help="training loss over cells: mean of 1 - EV, or mean of log(1 - EV) (reported EVs stay the protocol's)",
+    )
     pf.add_argument("--segment", type=float, default=20.0, help="segment length for reverse-mode gradients (s)")
     pf.add_argument("--warmup", type=float, default=5.0, help="segment warm-up (s)")
     pf.add_argument("--window", type=float, default=None, help="use only the first WINDOW s (development)")
@@ -268,6 +276,7 @@ def main(argv=None) -> int:
                 warmup_s=a.warmup,
                 gradient=a.gradient,
                 isolated_weight=a.isolated_weight,
+                loss=a.loss,
                 checkpoint_dir=a.checkpoint_dir,
                 progress=not a.no_progress,
                 log=lambda s: print(s, file=sys.stderr),

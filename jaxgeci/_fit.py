@@ -153,6 +153,12 @@ class FitConfig:
         isolated_weight: training only: frames around isolated spikes weigh ``1 +
             isolated_weight`` in the loss (and its nuisance fit); 0 = the protocol. The
             reported EVs always use the protocol's uniform weights.
+        loss: how the cells' ``1 - EV`` are combined into the training loss: ``"mean"``
+            (default) or ``"log"``, the mean of ``log(1 - EV)``: each cell's gradient is
+            weighted by ``1/(1 - EV)``, i.e. the Gaussian likelihood with one unknown noise
+            variance per cell profiled out (up to the cells' frame counts), so the cells
+            that the model fits worst (noise-limited, or a plateau cell) weigh less.
+            Training only; reported EVs are the protocol's.
     """
 
     dt: float = 1e-3
@@ -165,10 +171,21 @@ class FitConfig:
     per_cell: tuple = ()
     gradient: str = "forward"
     isolated_weight: float = 0.0
+    loss: str = "mean"
 
     def __post_init__(self):
         if self.gradient not in ("forward", "reverse"):
             raise ValueError(f"FitConfig.gradient must be 'forward' or 'reverse', got {self.gradient!r}.")
+        if self.loss not in LOSSES:
+            raise ValueError(f"FitConfig.loss must be one of {LOSSES}, got {self.loss!r}.")
+
+
+LOSSES = ("mean", "log")
+
+
+def combine_cells(ev, loss: str = "mean"):
+    """The training loss from the cells' EVs: mean of ``1 - EV`` or of ``log(1 - EV)``."""
+    return jnp.mean(jnp.log(1.0 - ev)) if loss == "log" else jnp.mean(1.0 - ev)
 
 
 def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
@@ -197,11 +214,12 @@ def project_batch(traces, batch: RecordingBatch, lags) -> Projection:
 
 
 def batch_loss(params, batch: RecordingBatch, cfg: FitConfig, lags, exact: bool = False):
-    """Mean over cells of ``1 - EV`` (and the per-cell :class:`Projection`)."""
+    """The training loss (:func:`combine_cells` of the EVs; ``FitConfig.loss``) and the
+    per-cell :class:`Projection`."""
     sensor = unwrap(params)
     traces = _traces(sensor, batch, cfg, exact)
     proj = project_batch(traces, batch, lags)
-    return jnp.mean(1.0 - proj.ev), proj
+    return combine_cells(proj.ev, cfg.loss), proj
 
 
 def forward_mode(inner, outer):
@@ -238,13 +256,13 @@ def forward_mode(inner, outer):
 
 
 def make_loss(frozen, cfg: FitConfig, lags):
-    """The training loss ``loss(trainable, batch)`` (mean of ``1 - EV``) with the gradient
+    """The training loss ``loss(trainable, batch)`` (``FitConfig.loss``) with the gradient
     path chosen by ``cfg.gradient`` (see :class:`FitConfig`)."""
     if cfg.gradient == "reverse":
         return lambda tr, b: batch_loss(eqx.combine(tr, frozen), b, cfg, lags)[0]
 
     def outer(traces, b):
-        return jnp.mean(1.0 - project_batch(traces, b, lags).ev)
+        return combine_cells(project_batch(traces, b, lags).ev, cfg.loss)
 
     def loss(tr, b):
         x, unravel = jax.flatten_util.ravel_pytree(tr)
