@@ -75,11 +75,15 @@ def _geci_initial(indicator: str, dataset: str = ""):
     return base(name=indicator) if indicator else base()
 
 
+def _given(constants: dict) -> dict:
+    """The constants that are set (a results file stores unused ones as ``None``)."""
+    return {k: v for k, v in constants.items() if v is not None}
+
+
 def _geci_build(constants: dict, name: str = ""):
     from ._geci import geci
 
-    kw = {k: v for k, v in constants.items() if v is not None}
-    return geci(**kw, name=name)
+    return geci(**_given(constants), name=name)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -121,7 +125,7 @@ _S2F_CONSTRAINTS = {
 def _s2f_build(constants: dict, name: str = ""):
     from ._s2f import S2F
 
-    return S2F(**{k: v for k, v in constants.items() if v is not None}, name=name)
+    return S2F(**_given(constants), name=name)
 
 
 MODELS["s2f"] = ModelSpec(
@@ -144,16 +148,17 @@ def _adaptive_initial(indicator: str, dataset: str = ""):
 def _adaptive_build(constants: dict, name: str = ""):
     from ._s2f_adaptive import AdaptiveS2F
 
-    return AdaptiveS2F(**{k: v for k, v in constants.items() if v is not None}, name=name)
+    return AdaptiveS2F(**_given(constants), name=name)
 
 
-MODELS["s2f-adaptive"] = ModelSpec(
+# S2F's free constants and constraints plus c_half
+MODELS["s2f-adaptive"] = dataclasses.replace(
+    MODELS["s2f"],
     name="s2f-adaptive",
     build=_adaptive_build,
     initial=_adaptive_initial,
-    default_free=("tau_r", "tau_d1", "tau_d2", "r", "Ca0", "beta", "c_half"),
+    default_free=MODELS["s2f"].default_free + ("c_half",),
     description="S2F whose decay rates slow down by 1 + c/c_half at high latent c (burst tails)",
-    constraints=_S2F_CONSTRAINTS,
 )
 
 
