@@ -144,10 +144,9 @@ def fidelity(sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1
         name, pset = jaxgeci.select_parameter_set(sensor_doc, rec.dataset)
         sensor = jaxgeci.sensor_from_results(sensor_doc, set_name=name)
         r = jaxgeci.evaluate(sensor, [rec])[0]
-        s, t, y, m = rec.spike_times, rec.t_frames, rec.dff, r["model"]
-        prev = np.concatenate([[-np.inf], s[:-1]])
-        nxt = np.concatenate([s[1:], [np.inf]])
-        iso = s[(s - prev > iso_before) & (nxt - s > iso_after) & (s - pre > t[0] + 2.0) & (s + post < t[-1])]
+        t, y, m = rec.t_frames, rec.dff, r["model"]
+        iso = rec.isolated_spikes(before_s=iso_before, after_s=iso_after)
+        iso = iso[(iso - pre > t[0] + 2.0) & (iso + post < t[-1])]
         if iso.size < 3:
             rows[rec.name] = {"n_isolated": int(iso.size)}
             continue

@@ -207,16 +207,20 @@ class Recording:
         """Frames that enter the loss and the EV: those after the first ``burn_in_s`` (s)."""
         return self.t_frames >= self.t_frames[0] + burn_in_s
 
-    def isolated_spike_frames(self, *, isolation_s: float = 1.0, pre_s: float = 0.2, post_s: float = 1.0) -> np.ndarray:
-        """Boolean ``(frames,)``: frames within ``[t - pre_s, t + post_s]`` (s) of an *isolated*
-        spike ``t`` (no other spike within ``isolation_s`` s before or after), the windows of
-        the single-spike fidelity figures in ``fitting/README.md``."""
+    def isolated_spikes(self, *, before_s: float = 1.0, after_s: float = 1.0) -> np.ndarray:
+        """Times (s) of the *isolated* spikes: no other spike within ``before_s`` (s) before or
+        ``after_s`` (s) after."""
         s = self.spike_times
         prev = np.concatenate([[-np.inf], s[:-1]])
         nxt = np.concatenate([s[1:], [np.inf]])
-        iso = s[(s - prev > isolation_s) & (nxt - s > isolation_s)]
+        return s[(s - prev > before_s) & (nxt - s > after_s)]
+
+    def isolated_spike_frames(self, *, isolation_s: float = 1.0, pre_s: float = 0.2, post_s: float = 1.0) -> np.ndarray:
+        """Boolean ``(frames,)``: frames within ``[t - pre_s, t + post_s]`` (s) of an isolated
+        spike ``t`` (:meth:`isolated_spikes` with ``isolation_s`` on both sides), the windows of
+        the single-spike fidelity figures in ``fitting/README.md``."""
         out = np.zeros(self.n_frames, dtype=bool)
-        for t in iso:
+        for t in self.isolated_spikes(before_s=isolation_s, after_s=isolation_s):
             out |= (self.t_frames >= t - pre_s) & (self.t_frames <= t + post_s)
         return out
 

@@ -73,27 +73,6 @@ def kernel_step(state: S2FState, n, dt: float, tau_r, tau_d1, tau_d2) -> S2FStat
     return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
 
 
-def rest_state(n_neurons: int, dtype) -> S2FState:
-    """Resting S2F state (no past spikes): all four accumulators 0, ``(n_neurons,)``."""
-    z = jnp.zeros((int(n_neurons),), dtype=dtype)
-    return S2FState(c1=z, p1=z, c2=z, p2=z)
-
-
-def sigmoid_readout(c, Fm, beta, Ca0, F0):
-    """The paper's read-out ``Fm / (1 + exp(-beta (c - Ca0))) + F0`` (dimensionless) of the
-    latent ``c`` (:class:`jaxgeci.AdaptiveS2F` reaches it through its ``base`` S2F)."""
-    return Fm * jax.nn.sigmoid(beta * (c - Ca0)) + F0
-
-
-def check_exact_run(dt, method: str) -> str:
-    """Validate ``dt`` (s) and ``method`` of an exactly updated kernel sensor: every method
-    gives the same update and resolves to ``"accurate"``."""
-    check_dt(dt)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    return "accurate"
-
-
 def _check_unit_interval(name, value, owner):
     check_constant(name, value, unit="1", allow_zero=True, owner=owner)
     if is_concrete(value) and np.any(np.asarray(value, dtype=float) > 1.0):
@@ -265,7 +244,7 @@ class S2F(Sensor):
     def dff_of_latent(self, c):
         """ΔF/F (dimensionless, ``rho_rel = 1``) for a latent value ``c``, with this sensor's
         baseline convention."""
-        dff = sigmoid_readout(c, self.Fm, self.beta, self.Ca0, self.F0)
+        dff = self.Fm * jax.nn.sigmoid(self.beta * (c - self.Ca0)) + self.F0
         if self.dff_baseline == "rest":
             dff = dff - self.dFF_rest
         return dff
@@ -298,7 +277,8 @@ class S2F(Sensor):
     # ------------------------------------------------------------------ stepping
     def init(self, n_neurons: int) -> S2FState:
         """Resting state (no past spikes) for ``n_neurons`` neurons: all accumulators 0."""
-        return rest_state(n_neurons, jnp.result_type(self.tau_r))
+        z = jnp.zeros((int(n_neurons),), dtype=jnp.result_type(self.tau_r))
+        return S2FState(c1=z, p1=z, c2=z, p2=z)
 
     def trace_names(self) -> tuple[str, ...]:
         return ("dFF", "c")
@@ -307,7 +287,10 @@ class S2F(Sensor):
         """Validate ``dt`` (s) and ``method``. Every method gives the same, exact update (the
         kernel is a sum of exponentials), so ``"cleo"``, ``"euler"``, ``"accurate"`` and
         ``"exact"`` are all accepted and resolve to ``"accurate"``."""
-        return check_exact_run(dt, method)
+        check_dt(dt)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        return "accurate"
 
     def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
         """One step ``k -> k+1`` (exact): the ``spikes_k`` (counts, ``(neurons,)``) of step ``k``
