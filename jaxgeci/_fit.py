@@ -19,6 +19,7 @@ Design (see ``fitting/README.md``):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -275,6 +276,44 @@ def make_loss(frozen, cfg: FitConfig, lags):
     return loss
 
 
+# Compiled once per (shapes, FitConfig, optimiser), not once per call: every fit used to build
+# new closures and so recompiled (~10 s on CPU) even when refitting the same cells in a notebook.
+
+
+@functools.lru_cache(maxsize=32)
+def _optimizer(name: str, learning_rate: float, n_steps: int):
+    """The Optax optimiser; cached so that equal settings give the same (hashable, static)
+    object and the jitted step below is reused."""
+    if name == "adam":
+        return optax.adam(optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1))
+    if name == "lbfgs":
+        return optax.lbfgs()
+    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {name!r}.")
+
+
+@eqx.filter_jit
+def _loss_value(trainable, frozen, batch, lags, cfg: FitConfig):
+    return make_loss(frozen, cfg, lags)(trainable, batch)
+
+
+@eqx.filter_jit
+def _train_step(trainable, opt_state, frozen, batch, lags, cfg: FitConfig, optim, line_search: bool):
+    def loss(t):
+        return make_loss(frozen, cfg, lags)(t, batch)
+
+    val, grads = eqx.filter_value_and_grad(loss)(trainable)
+    if line_search:
+        updates, opt_state = optim.update(grads, opt_state, trainable, value=val, grad=grads, value_fn=loss)
+    else:
+        updates, opt_state = optim.update(grads, opt_state, trainable)
+    return eqx.apply_updates(trainable, updates), opt_state, val
+
+
+@eqx.filter_jit
+def _exact_loss(params, batch, lags, cfg: FitConfig):
+    return batch_loss(params, batch, cfg, lags, exact=True)
+
+
 # ---------------------------------------------------------------------------- results
 
 
@@ -396,33 +435,27 @@ def fit(
     params0 = make_params(sensor, free, per_cell, batch.n_cells, constraints)
     trainable, frozen = eqx.partition(params0, is_free(params0))
 
-    loss_fn = eqx.filter_jit(make_loss(frozen, cfg, lags))
+    if optimizer == "lbfgs":  # no step size or schedule: one compiled step for every n_steps
+        optim = _optimizer(optimizer, 0.0, 0)
+    else:
+        optim = _optimizer(optimizer, float(learning_rate), int(n_steps))
 
     # ---- multi-start screening
     key = jax.random.key(0) if key is None else key
     start_losses = []
     if n_starts > 1:
         cands = [trainable] + [_perturb(trainable, k, start_spread) for k in jax.random.split(key, n_starts - 1)]
-        start_losses = [float(loss_fn(c, batch)) for c in cands]
+        start_losses = [float(_loss_value(c, frozen, batch, lags, cfg)) for c in cands]
         trainable = cands[int(np.nanargmin(start_losses))]
 
-    if optimizer == "adam":
-        sched = optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1)
-        optim = optax.adam(sched)
-    elif optimizer == "lbfgs":
-        optim = optax.lbfgs()
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}.")
-    opt_state = optim.init(trainable)
+    # strongly typed from the start: optax.lbfgs's line-search info starts weakly typed and
+    # would otherwise recompile the step after the first update
+    opt_state = jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x, dtype=x.dtype) if eqx.is_array(x) else x, optim.init(trainable)
+    )
 
-    @eqx.filter_jit
     def step(tr, st, b):
-        val, grads = eqx.filter_value_and_grad(loss_fn)(tr, b)
-        if optimizer == "lbfgs":
-            updates, st = optim.update(grads, st, tr, value=val, grad=grads, value_fn=lambda t: loss_fn(t, b))
-        else:
-            updates, st = optim.update(grads, st, tr)
-        return eqx.apply_updates(tr, updates), st, val
+        return _train_step(tr, st, frozen, b, lags, cfg, optim, optimizer == "lbfgs")
 
     meta = {
         "hash": _config_hash(
@@ -462,7 +495,7 @@ def fit(
     fitted = unwrap(params)
     if cfg.isolated_weight:
         batch = make_batch(recs, cfg.dt, burn_in_s=cfg.burn_in_s, max_lag_s=cfg.max_lag_s)
-    _, proj = eqx.filter_jit(lambda p, b, l: batch_loss(p, b, cfg, l, exact=True))(params, batch, lags)
+    _, proj = _exact_loss(params, batch, lags, cfg)
     cells = {
         n: {"ev": float(proj.ev[i]), "rho_rel": float(proj.rho_rel[i]), "lag_s": float(proj.lag_s[i])}
         for i, n in enumerate(batch.names)
@@ -506,12 +539,9 @@ def evaluate(
     """
     out = []
     lags = jnp.asarray(lag_grid(max_lag_s, lag_step_s), dtype=float)
-    run = eqx.filter_jit(lambda s, sp: unit_trace(s, sp, dt, method))
     for rec in recordings:
         b = make_batch([rec], dt, burn_in_s=burn_in_s, max_lag_s=max_lag_s)
-        trace = run(sensor, b.spikes[0])
-        proj = project(trace, b.t_frames[0], b.dff[0], b.weight[0], b.basis[0], b.basis_mask[0], lags, b.dt)
-        model = model_frames(trace, b.t_frames[0], b.basis[0], proj, b.dt)
+        proj, model = _evaluate_one(sensor, b, lags, method)
         T = rec.n_frames
         out.append(
             {
@@ -525,6 +555,15 @@ def evaluate(
             }
         )
     return out
+
+
+@eqx.filter_jit
+def _evaluate_one(sensor, b: RecordingBatch, lags, method: str):
+    """Exact trace, protocol fit and model frames of a one-recording batch (compiled once per
+    recording length, not per call)."""
+    trace = unit_trace(sensor, b.spikes[0], b.dt, method)
+    proj = project(trace, b.t_frames[0], b.dff[0], b.weight[0], b.basis[0], b.basis_mask[0], lags, b.dt)
+    return proj, model_frames(trace, b.t_frames[0], b.basis[0], proj, b.dt)
 
 
 def explained_variance(dff, model, t_frames, burn_in_s: float = DEFAULT_BURN_IN_S) -> float:

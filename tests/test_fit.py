@@ -347,3 +347,44 @@ def test_isolated_weight_trains_weighted_but_reports_protocol_ev(x64):
     for rec in recs:
         (r,) = jaxgeci.evaluate(weighted.sensor, [rec], dt=FAST.dt, lag_step_s=0.005)
         assert r["ev"] == pytest.approx(weighted.cells[rec.name]["ev"], abs=1e-9)  # same grid and sim
+
+
+def _count_compiles(fn):
+    """Run ``fn()`` and return how many XLA executables it compiled."""
+    from jax._src.dispatch import BACKEND_COMPILE_EVENT
+
+    count = []
+
+    def listener(event, duration, **kw):
+        if event == BACKEND_COMPILE_EVENT:
+            count.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return len(count)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_refit_reuses_compiled_code(x64, optimizer):
+    """A second fit of the same cells with the same settings compiles nothing (a notebook
+    refit used to recompile every call, ~10 s on CPU), and an L-BFGS fit with more steps
+    reuses the compiled step too (its state is strongly typed from the start)."""
+    true = jaxgeci.gcamp6f().replace(gamma=400.0)
+    recs = [jaxgeci.synthetic_recording(true, jax.random.key(i), duration_s=4.0, name=f"c{i}") for i in range(2)]
+
+    def run(n_steps):
+        return jaxgeci.fit(
+            recs, jaxgeci.gcamp6f(), ["gamma"], optimizer=optimizer, n_steps=n_steps, config=FAST, progress=False
+        )
+
+    first = _count_compiles(lambda: run(2))
+    assert first > 0  # the listener sees compiles at all
+    again = []
+    assert _count_compiles(lambda: again.append(run(2))) == 0
+    if optimizer == "lbfgs":
+        assert _count_compiles(lambda: run(4)) == 0
+    # cached code, same answer: the refit equals a fit that compiled
+    assert again[0].constants["gamma"] == run(2).constants["gamma"]
