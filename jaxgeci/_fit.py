@@ -45,6 +45,7 @@ from ._project import (
 )
 from ._recording import DEFAULT_BURN_IN_S
 from ._sensor import Sensor
+from ._validation import check_int, check_number
 
 
 # ---------------------------------------------------------------------------- named leaves
@@ -175,6 +176,14 @@ class FitConfig:
     loss: str = "mean"
 
     def __post_init__(self):
+        check_number("FitConfig.dt", self.dt, unit="s", strict=True)
+        check_number("FitConfig.max_lag_s", self.max_lag_s, unit="s")
+        check_number("FitConfig.lag_step_s", self.lag_step_s, unit="s", strict=True)
+        check_number("FitConfig.burn_in_s", self.burn_in_s, unit="s")
+        if self.segment_s is not None:
+            check_number("FitConfig.segment_s", self.segment_s, unit="s", strict=True)
+        check_number("FitConfig.warmup_s", self.warmup_s, unit="s")
+        check_number("FitConfig.isolated_weight", self.isolated_weight, unit="1")
         if self.gradient not in ("forward", "reverse"):
             raise ValueError(f"FitConfig.gradient must be 'forward' or 'reverse', got {self.gradient!r}.")
         if self.loss not in LOSSES:
@@ -424,6 +433,16 @@ def fit(
     """
     from tqdm.auto import tqdm
 
+    check_int("n_steps", n_steps)
+    check_int("n_starts", n_starts, minimum=1)
+    check_int("checkpoint_every", checkpoint_every, minimum=1)
+    if stop_after is not None:
+        check_int("stop_after", stop_after)
+    check_number("start_spread", start_spread, unit="log units")
+    if optimizer not in ("adam", "lbfgs"):
+        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}.")
+    if optimizer == "adam":
+        check_number("learning_rate", learning_rate, unit="log units per step", strict=True)
     cfg = config or FitConfig()
     cfg = dataclasses.replace(cfg, per_cell=tuple(per_cell))
     recs = list(recordings)

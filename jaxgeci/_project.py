@@ -22,6 +22,7 @@ from jaxtyping import Array, Float
 
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._recording import DEFAULT_BURN_IN_S, Recording
+from ._validation import check_number
 
 
 class RecordingBatch(eqx.Module):
@@ -82,6 +83,14 @@ def make_batch(
     dt = float(dt)
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be finite and > 0 (s), got {dt!r}.")
+    check_number("max_lag_s", max_lag_s, unit="s")
+    fastest = max(recs, key=lambda r: r.frame_rate_hz)
+    if dt > 1.0 / fastest.frame_rate_hz:
+        raise ValueError(
+            f"dt={dt!r} s is longer than the frame period of {fastest.name!r} "
+            f"({1.0 / fastest.frame_rate_hz:.4g} s at {fastest.frame_rate_hz:g} Hz): the fine grid "
+            "must resolve sub-frame spike timing; use dt <= 2 ms (1 ms for jGCaMP8)."
+        )
     t_max = max(r.duration_s for r in recs)
     n_steps = int(np.ceil((t_max + abs(max_lag_s)) / dt)) + 2
     n_frames = max(r.n_frames for r in recs)
@@ -257,5 +266,7 @@ def model_frames(trace, t_frames, basis, proj: Projection, dt: float):
 
 def lag_grid(max_lag_s: float = 0.05, step_s: float = 0.005) -> np.ndarray:
     """Lags (s) from ``-max_lag_s`` to ``+max_lag_s`` in steps of ``step_s`` (incl. 0)."""
+    check_number("max_lag_s", max_lag_s, unit="s")
+    check_number("lag_step_s", step_s, unit="s", strict=True)
     n = int(round(max_lag_s / step_s))
     return np.arange(-n, n + 1) * (max_lag_s / max(n, 1))

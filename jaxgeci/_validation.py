@@ -89,3 +89,17 @@ def check_int(name: str, value, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+def check_number(name: str, value, *, unit: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """Validate a finite scalar setting ``>= minimum`` (``> minimum`` with ``strict``) and return
+    it as a Python float; the error names ``name``, the value and the unit."""
+    where = "dimensionless" if unit == "1" else f"in {unit}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number ({where}), got {value!r}.") from None
+    if not math.isfinite(v) or (v <= minimum if strict else v < minimum):
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name} must be finite and {rel} {minimum:g} ({where}), got {value!r}.")
+    return v

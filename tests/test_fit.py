@@ -388,3 +388,57 @@ def test_refit_reuses_compiled_code(x64, optimizer):
         assert _count_compiles(lambda: run(4)) == 0
     # cached code, same answer: the refit equals a fit that compiled
     assert again[0].constants["gamma"] == run(2).constants["gamma"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_steps=-1), "n_steps must be an integer >= 0, got -1"),
+        (dict(n_starts=0), "n_starts must be an integer >= 1, got 0"),
+        (dict(learning_rate=-0.1), r"learning_rate must be finite and > 0 .*got -0.1"),
+        (dict(learning_rate=float("nan")), r"learning_rate must be finite and > 0 .*got nan"),
+        (dict(start_spread=-1.0), r"start_spread must be finite and >= 0 .*got -1.0"),
+        (dict(checkpoint_every=0), "checkpoint_every must be an integer >= 1, got 0"),
+        (dict(optimizer="sgd"), "optimizer must be 'adam' or 'lbfgs', got 'sgd'"),
+        (dict(config=jaxgeci.FitConfig(dt=0.05)), r"dt=0.05 s is longer than the frame period of 'c0'"),
+    ],
+)
+def test_fit_rejects_bad_settings_before_running(kwargs, match):
+    """Bad fit settings raise a ValueError naming the argument and its value, before any
+    simulation is compiled (``_count_compiles`` sees none)."""
+    (rec,) = _recs(jaxgeci.gcamp6f(), n=1, duration=4.0)
+    kw = dict(n_steps=1, progress=False) | kwargs
+
+    def run():
+        with pytest.raises(ValueError, match=match):
+            jaxgeci.fit([rec], jaxgeci.gcamp6f(), ["gamma"], **kw)
+
+    assert _count_compiles(run) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dt=-1e-3), r"FitConfig.dt must be finite and > 0 \(in s\), got -0.001"),
+        (dict(max_lag_s=float("inf")), r"FitConfig.max_lag_s must be finite and >= 0 \(in s\), got inf"),
+        (dict(lag_step_s=0.0), r"FitConfig.lag_step_s must be finite and > 0 \(in s\), got 0.0"),
+        (dict(segment_s=0.0), r"FitConfig.segment_s must be finite and > 0"),
+        (dict(burn_in_s=-2.0), r"FitConfig.burn_in_s must be finite and >= 0"),
+        (dict(isolated_weight=-1.0), r"FitConfig.isolated_weight must be finite and >= 0 \(dimensionless\)"),
+    ],
+)
+def test_fit_config_validates(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        jaxgeci.FitConfig(**kwargs)
+
+
+def test_evaluate_rejects_bad_lag_grid_and_coarse_dt():
+    (rec,) = _recs(jaxgeci.gcamp6f(), n=1, duration=4.0)
+    s = jaxgeci.gcamp6f()
+    with pytest.raises(ValueError, match=r"max_lag_s must be finite and >= 0 \(in s\), got -0.1"):
+        jaxgeci.evaluate(s, [rec], max_lag_s=-0.1)
+    with pytest.raises(ValueError, match=r"lag_step_s must be finite and > 0 \(in s\), got 0.0"):
+        jaxgeci.evaluate(s, [rec], lag_step_s=0.0)
+    # 60 Hz frames: a 50 ms fine step cannot place spikes within a frame
+    with pytest.raises(ValueError, match=r"dt=0.05 s is longer than the frame period .*0.01667 s at 60 Hz"):
+        jaxgeci.evaluate(s, [rec], dt=0.05)
