@@ -245,6 +245,8 @@ def main(
             "held_in_mean": {m: _mean(list(held[m].values())) for m in models},
             "held_in": held,
             "invalid_models": invalid,
+            # constants at an edge of their constraint's range, per chosen set
+            "at_bound": {k: v.get("at_bound", []) for k, v in fits[best]["sets"].items()},
             "left_out_median": _median([v["ev"] for v in loo_rows.values()]),
             "left_out": {k: v["ev"] for k, v in loo_rows.items()},
             "target": TARGETS.get(ind),
@@ -291,6 +293,9 @@ def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
             f"| {ind} | {s['chosen_model']} | {held} | {med} | {s['left_out_median']:.4f} | {s['target']} | "
             f"{s['zhang2023_mean']} | {times} |"
         )
+    bound = [f"{ind} {k}: {', '.join(v)}" for ind, s in summary.items() for k, v in s.get("at_bound", {}).items() if v]
+    if bound:
+        lines += ["", "Fitted constants at an edge of their range (`jaxgeci.constants_at_bounds`): " + "; ".join(bound)]
     lines += [
         "",
         "Single-spike fidelity (isolated spikes: none within 1 s before/after; medians over cells):",

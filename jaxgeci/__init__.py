@@ -55,6 +55,7 @@ from ._chunked import simulate_chunked as simulate_chunked
 from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
 from ._fit import (
     constant_names as constant_names,
+    constants_at_bounds as constants_at_bounds,
     evaluate as evaluate,
     explained_variance as explained_variance,
     fit as fit,

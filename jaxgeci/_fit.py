@@ -120,6 +120,38 @@ def make_params(sensor: Sensor, free, per_cell=(), n_cells: int = 1, constraints
     return jax.tree_util.tree_map_with_path(wrap, sensor)
 
 
+def constants_at_bounds(constants: dict, constraints=None, rtol: float = 0.01) -> tuple[str, ...]:
+    """Names of the ``constants`` that sit at an edge of their constraint's range (see
+    :func:`make_params`): within ``rtol`` of the interval width of either end of ``(lower,
+    upper)``, or within ``rtol`` of the ceiling of ``("positive", upper)``; ``"positive"`` and
+    ``"real"`` constants have no edge (a tiny time constant is not at a bound). At an edge the
+    constraint's slope vanishes and the range, not only the data, holds the value: at an
+    imposed ceiling the fit is limited by it; a mixing weight at 0 or 1 means the model dropped
+    a component, whose own constants are then not identified. A per-cell constant is listed
+    if any cell's value is at an edge.
+
+    Args:
+        constants: ``{name: value}`` (SI; scalars or per-cell arrays), e.g. the free entries of
+            :attr:`FitResult.constants`.
+        constraints: ``{name: kind}`` as for :func:`fit` (default: all positive).
+        rtol: relative distance to the bound counted as "at" it (dimensionless).
+    """
+    out = []
+    for name, value in constants.items():
+        kind = (constraints or {}).get(name, "positive")
+        if isinstance(kind, str):
+            continue
+        v = np.asarray(value, dtype=float)
+        if kind[0] == "positive":
+            hit = v >= (1.0 - rtol) * float(kind[1])
+        else:
+            lo, hi = map(float, kind)
+            hit = (v <= lo + rtol * (hi - lo)) | (v >= hi - rtol * (hi - lo))
+        if np.any(hit):
+            out.append(name)
+    return tuple(out)
+
+
 def is_free(params):
     """Filter spec: True on the leaves inside :class:`Positive`/:class:`Real`/:class:`Bounded`
     wrappers (the free constants), False elsewhere."""
@@ -339,6 +371,8 @@ class FitResult:
         loss_history: training loss per step.
         n_steps: optimisation steps done; ``time_s``: wall time (s) of this call.
         start_losses: screening loss of each random start.
+        at_bound: free constants that ended at an edge of their constraint's range
+            (:func:`constants_at_bounds`).
     """
 
     sensor: object
@@ -352,6 +386,7 @@ class FitResult:
     time_s: float
     start_losses: list
     config: FitConfig
+    at_bound: tuple = ()
 
 
 def _config_hash(payload) -> str:
@@ -512,6 +547,7 @@ def fit(
 
     params = eqx.combine(trainable, frozen)
     fitted = unwrap(params)
+    constants = sensor_constants(fitted)
     if cfg.isolated_weight:
         batch = make_batch(recs, cfg.dt, burn_in_s=cfg.burn_in_s, max_lag_s=cfg.max_lag_s)
     _, proj = _exact_loss(params, batch, lags, cfg)
@@ -522,7 +558,7 @@ def fit(
     return FitResult(
         sensor=fitted,
         params=params,
-        constants=sensor_constants(fitted),
+        constants=constants,
         free=tuple(free),
         per_cell=tuple(per_cell),
         cells=cells,
@@ -531,6 +567,7 @@ def fit(
         time_s=time.perf_counter() - t_start,
         start_losses=start_losses,
         config=cfg,
+        at_bound=constants_at_bounds({n: constants[n] for n in free}, constraints),
     )
 
 

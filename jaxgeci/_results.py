@@ -220,6 +220,7 @@ def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict
         "units": {k: UNITS.get(k, "SI") for k in consts},
         "free": list(fit_result.free),
         "per_cell": list(fit_result.per_cell),
+        "at_bound": list(fit_result.at_bound),
         "cells": cells,
         "median_ev": float(np.median([c["ev"] for c in cells.values()])),
         "fit": {

@@ -442,3 +442,38 @@ def test_evaluate_rejects_bad_lag_grid_and_coarse_dt():
     # 60 Hz frames: a 50 ms fine step cannot place spikes within a frame
     with pytest.raises(ValueError, match=r"dt=0.05 s is longer than the frame period .*0.01667 s at 60 Hz"):
         jaxgeci.evaluate(s, [rec], dt=0.05)
+
+
+def test_constants_at_bounds():
+    """Only imposed bounds count: a ceiling (not positivity), either end of an interval, per-cell
+    arrays if any cell is there."""
+    cons = {"tau_d2": ("positive", 10.0), "r": (0.0, 1.0), "Ca0": "real"}
+    f = jaxgeci.constants_at_bounds
+    assert f({"tau_d2": 9.95, "r": 0.5, "Ca0": 1e6, "K_d": 1e-12}, cons) == ("tau_d2",)
+    assert f({"tau_d2": 0.001, "r": 0.995}, cons) == ("r",)  # tiny tau: positivity is no bound
+    assert f({"r": [0.3, 0.004]}, cons) == ("r",)
+    assert f({"tau_d2": 9.0, "r": 0.02}, cons) == ()
+    assert f({"tau_d2": 9.0}, cons, rtol=0.2) == ("tau_d2",)
+
+
+def test_fit_reports_constants_at_their_bound(x64):
+    """A constant whose best value lies beyond its ceiling ends at the ceiling, and the fit says
+    so (FitResult.at_bound and the parameter set's "at_bound")."""
+    true = jaxgeci.gcamp6f().replace(gamma=400.0)
+    recs = [jaxgeci.synthetic_recording(true, jax.random.key(i), duration_s=6.0, name=f"c{i}") for i in range(2)]
+    ceiling = 300.0  # below the true 400 1/s: the data push gamma against it
+    res = jaxgeci.fit(
+        recs,
+        jaxgeci.gcamp6f(),
+        ["gamma"],
+        constraints={"gamma": ("positive", ceiling)},
+        optimizer="lbfgs",
+        n_steps=10,
+        config=FAST,
+        progress=False,
+    )
+    assert res.constants["gamma"] > 0.99 * ceiling
+    assert res.at_bound == ("gamma",)
+    assert jaxgeci.parameter_set(res, recs, model="geci")["at_bound"] == ["gamma"]
+    free = jaxgeci.fit(recs, jaxgeci.gcamp6f(), ["gamma"], optimizer="lbfgs", n_steps=10, config=FAST, progress=False)
+    assert free.at_bound == ()
