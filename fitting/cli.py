@@ -173,34 +173,9 @@ def _save_trace(out_dir, rec, r):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t, y, m = rec.t_frames, rec.dff, r["model"]
-    fig, axes = plt.subplots(2, 1, figsize=(12, 6))
-    t_mid = (
-        t[np.argmax(np.convolve(np.histogram(rec.spike_times, bins=t)[0], np.ones(600), "same"))]
-        if rec.spike_times.size
-        else t[0]
-    )
-    windows = [(t[0], t[-1]), (max(t[0], t_mid - 10.0), max(t[0], t_mid - 10.0) + 20.0)]
-    for ax, (a, b) in zip(axes, windows):
-        sel = (t >= a) & (t <= b)
-        ax.plot(t[sel], y[sel], color="0.5", lw=0.6, label="data")
-        ax.plot(t[sel], m[sel], color="C3", lw=0.9, label="model")
-        sp = rec.spike_times[(rec.spike_times >= a) & (rec.spike_times <= b)]
-        lo = float(np.min(y[sel])) if sel.any() else 0.0
-        ax.vlines(
-            sp,
-            lo - 0.15 * (np.ptp(y[sel]) + 1e-9),
-            lo - 0.05 * (np.ptp(y[sel]) + 1e-9),
-            color="k",
-            lw=0.6,
-            label="spikes",
-        )
-        ax.set_xlim(a, b)
-        ax.set_ylabel("ΔF/F")
-    axes[0].set_title(f"{rec.name}  EV={r['ev']:.3f}  rho_rel={r['rho_rel']:.3g}  lag={1e3 * r['lag_s']:.0f} ms")
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[1].set_xlabel("time (s)")
-    fig.tight_layout()
+    import jaxgeci
+
+    fig = jaxgeci.plot_evaluation(rec, r)
     fig.savefig(stem + ".png", dpi=90)
     plt.close(fig)
 

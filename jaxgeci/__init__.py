@@ -64,6 +64,7 @@ from ._fit import (
     make_params as make_params,
     sensor_constants as sensor_constants,
 )
+from ._fit_plot import plot_evaluation as plot_evaluation
 from ._neo import scope_to_neo as scope_to_neo
 from ._project import make_batch as make_batch, RecordingBatch as RecordingBatch, unit_trace as unit_trace
 from ._recording import load_recording as load_recording, Recording as Recording

@@ -61,26 +61,11 @@ def find_ground_truth():
     return None
 
 
-def crop(rec, seconds):
-    if seconds is None:
-        return rec
-    keep = rec.t_frames < seconds
-    return jaxgeci.Recording.create(
-        rec.t_frames[keep],
-        rec.dff[keep],
-        rec.spike_times[rec.spike_times < seconds],
-        rec.frame_rate_hz,
-        indicator=rec.indicator,
-        dataset=rec.dataset,
-        name=rec.name,
-        metadata=rec.metadata,
-    )
-
-
 folder = None if os.environ.get("JAXGECI_SYNTHETIC") == "1" else find_ground_truth()
 if folder is not None:
     files = sorted(folder.glob("GCaMP6f_DS09_*.npz"))[:4]  # one indicator, one dataset
-    recordings = [crop(jaxgeci.load_recording(f), CROP_S) for f in files]
+    recordings = [jaxgeci.load_recording(f) for f in files]
+    recordings = [r.window(CROP_S) for r in recordings] if CROP_S else recordings
     start = jaxgeci.gcamp6f()
     print(f"real data from {folder}")
 else:
@@ -144,14 +129,8 @@ for a, b in zip(ev_fit, ev_preset):
 
 # %%
 rec, ev = test[0], ev_fit[0]
-fig, axs = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
-axs[0].plot(rec.t_frames, rec.dff, color="0.5", lw=0.7, label="recorded")
-axs[0].plot(rec.t_frames, ev["model"], color="C3", lw=1, label=f"fitted model (EV {ev['ev']:.2f})")
-axs[0].plot(rec.spike_times, np.full(rec.spike_times.size, -0.2), "|", color="k", label="spikes")
-axs[0].set(ylabel="ΔF/F", title=f"left-out cell {rec.name}")
-axs[0].legend(fontsize=7)
-axs[1].plot(rec.t_frames, rec.dff - ev["model"], color="C0", lw=0.7)
-axs[1].set(xlabel="time (s)", ylabel="residual")
+fig = jaxgeci.plot_evaluation(rec, ev, zoom_s=5.0 if FAST else 20.0)  # data, model, spikes; zoom; residual
+assert np.isclose(jaxgeci.explained_variance(rec.dff, ev["model"], rec.t_frames), ev["ev"], rtol=1e-9)
 
 # %% [markdown]
 # ## Export the fitted sensor
