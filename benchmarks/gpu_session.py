@@ -18,7 +18,7 @@ ends, so a run stopped at its time limit keeps what it measured):
 
 Usage (device session; the recordings travel in a git-ignored folder, never committed)::
 
-    python benchmarks/gpu_session.py --out "$OUT" --data out/gt --budget-s 420
+    python benchmarks/gpu_session.py --out "$OUT" --data out/gt --budget-s 360
     python benchmarks/gpu_session.py --smoke --out out/gpu_smoke     # CPU check, seconds
 
 Only the public ``jaxgeci`` API is used.
@@ -230,7 +230,7 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="folder of recordings (*.npz) for the fit section")
     p.add_argument("--sections", nargs="+", default=["forward", "gradients", "sweep", "fit"])
     p.add_argument("--smoke", action="store_true", help="tiny sizes: check the code paths (CPU, seconds)")
-    p.add_argument("--budget-s", type=float, default=420.0, help="start no new size/group after this (s)")
+    p.add_argument("--budget-s", type=float, default=360.0, help="start no new size/group after this (s)")
     a = p.parse_args(argv)
     DEADLINE[0] = time.perf_counter() + a.budget_s
     sizes = SMOKE if a.smoke else FULL
