@@ -249,7 +249,13 @@ def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, recor
 # when it has <= 2**20 entries (4 MiB; measured faster up to ~3000 neurons at 333 steps); beyond that each step
 # scatters its own few events into a (neurons,) vector (measured on CPU: see benchmarks/).
 _CHUNK_DENSE_MAX = 2**20
-_UNROLL2_MIN_NEURONS = 2048
+# Measured on the 2-core CPU (GCaMP6f, 5 Hz, k = 33 and 333 steps per read, interleaved runs;
+# benchmarks/README.md): Euler runs fastest from 2048 neurons on with per-step event tables and
+# the scan unrolled by 2 (0.79-1.6 ns per neuron-step), while unrolling the per-period dense
+# blocks or dense input by 2 was 1.3-3x slower than not; the accurate step gains from unrolling
+# only from ~2e4 neurons on (3e4: 3.1-3.7 vs 4.1-5.1 ns), and loses below (2e3-1e4: 1.2-1.8x).
+_UNROLL2_MIN_NEURONS = 2048  # Euler: per-step events, unrolled by 2, from here on
+_UNROLL2_MIN_NEURONS_ACCURATE = 20_000
 _PER_STEP_EVENTS = None  # None: choose by size; True/False force a layout (benchmarks)
 
 
@@ -386,8 +392,9 @@ def simulate(
         state0: initial state (default ``sensor.init(neurons)``, at rest).
         record: which traces to keep (default all the sensor has; ``("dFF",)`` saves memory).
         checkpoint: rematerialise each read-out chunk in reverse mode (bounded memory).
-        unroll: unroll factor of the inner scan (performance knob; with regular reads and
-            >= 2048 neurons at least 2 is used, measured ~2x faster on CPU).
+        unroll: unroll factor of the inner scan (performance knob; with regular reads at
+            least 2 is used where that measured faster on CPU: Euler with event spikes from
+            2048 neurons on, the accurate method from 2e4 neurons on).
 
     Returns:
         :class:`SimulationResult` with traces ``(n_read, neurons)``; row ``m`` is the state at
@@ -470,8 +477,16 @@ def simulate(
 
     k_reg = int(reads[1] - reads[0]) if reads.size > 1 else T
     regular = reads[0] == 0 and k_reg >= 1 and np.all(np.diff(reads) == k_reg) and reads[-1] < T <= reads[-1] + k_reg
-    per_step = _PER_STEP_EVENTS if _PER_STEP_EVENTS is not None else k_reg * N > _CHUNK_DENSE_MAX
+    euler = resolved == "euler"
+    if _PER_STEP_EVENTS is not None:
+        per_step = _PER_STEP_EVENTS
+    else:
+        per_step = k_reg * N > _CHUNK_DENSE_MAX or (euler and N >= _UNROLL2_MIN_NEURONS)
     who = _step_events(spikes, T) if regular and kind == "events" and per_step else None
+    if euler:
+        fast_unroll = 2 if who is not None else 1
+    else:
+        fast_unroll = 2 if N >= _UNROLL2_MIN_NEURONS_ACCURATE else 1
     if regular:
         # Fast path (regular reads from step 0, e.g. sample_every/sample_period): the scan
         # runs over whole read periods of k steps, without per-step masks or gathers, and
@@ -500,9 +515,8 @@ def simulate(
             tail=T - n_full * k_reg,
             record=record,
             checkpoint=checkpoint,
-            # unrolling 2 steps measured ~2x faster on CPU once the state outgrows L1
-            # (N >= ~2e3), slower below; results are unchanged
-            unroll=max(unroll, 2) if N >= _UNROLL2_MIN_NEURONS else unroll,
+            # at least 2 where measured faster (see _UNROLL2_MIN_NEURONS); results are unchanged
+            unroll=max(unroll, fast_unroll),
         )
         steps = jnp.asarray(reads)
         return SimulationResult(

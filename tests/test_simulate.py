@@ -121,6 +121,27 @@ def test_event_layouts_equal_dense(pattern, layout, x64, monkeypatch):
     np.testing.assert_allclose(np.asarray(b.final_state.Ca), np.asarray(a.final_state.Ca), rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("method, n", [("cleo", 2048), ("accurate", 20_000)])
+def test_size_dependent_unroll_keeps_results(method, n, x64):
+    """The sizes at which simulate switches to per-step event tables and an unrolled scan
+    (Euler from 2048 neurons, accurate from 2e4) give the results of the plain layout
+    (unroll 1): the same float64 arithmetic per step."""
+    from jaxgeci import _simulate
+
+    s = jg.gcamp6f()
+    dt, T = (1e-4, 200) if method == "cleo" else (1e-3, 60)
+    ev = jg.SpikeTrains.from_dense(_poisson(T, n, 50.0, dt, seed=7))
+    fast = jg.simulate(s, ev, dt, sample_every=33, method=method)
+    old = (_simulate._UNROLL2_MIN_NEURONS, _simulate._UNROLL2_MIN_NEURONS_ACCURATE)
+    try:
+        _simulate._UNROLL2_MIN_NEURONS = _simulate._UNROLL2_MIN_NEURONS_ACCURATE = 10**9
+        plain = jg.simulate(s, ev, dt, sample_every=33, method=method)
+    finally:
+        _simulate._UNROLL2_MIN_NEURONS, _simulate._UNROLL2_MIN_NEURONS_ACCURATE = old
+    np.testing.assert_allclose(np.asarray(fast.dFF), np.asarray(plain.dFF), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(fast.final_state.Ca), np.asarray(plain.final_state.Ca), rtol=1e-12, atol=0)
+
+
 def test_from_times_grid_rule():
     st = jg.SpikeTrains.from_times([0.0, 0.0003, 0.00029999999999], [0, 1, 1], 1e-4, 10, 2)
     np.testing.assert_array_equal(np.asarray(st.steps), [0, 3, 3])  # floor(t/dt + 1e-9)
