@@ -323,13 +323,11 @@ def make_loss(frozen, cfg: FitConfig, lags):
 
 @functools.lru_cache(maxsize=32)
 def _optimizer(name: str, learning_rate: float, n_steps: int):
-    """The Optax optimiser; cached so that equal settings give the same (hashable, static)
-    object and the jitted step below is reused."""
+    """The Optax optimiser (``name`` validated by :func:`fit`); cached so that equal settings
+    give the same (hashable, static) object and the jitted step below is reused."""
     if name == "adam":
         return optax.adam(optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1))
-    if name == "lbfgs":
-        return optax.lbfgs()
-    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {name!r}.")
+    return optax.lbfgs()
 
 
 @eqx.filter_jit

@@ -22,7 +22,7 @@ from jaxtyping import Array, Float
 
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._recording import DEFAULT_BURN_IN_S, Recording
-from ._validation import check_number
+from ._validation import check_dt, check_number
 
 
 class RecordingBatch(eqx.Module):
@@ -80,9 +80,7 @@ def make_batch(
     recs = [r if isinstance(r, Recording) else Recording.create(*r) for r in recordings]
     if not recs:
         raise ValueError("make_batch needs at least one recording.")
-    dt = float(dt)
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be finite and > 0 (s), got {dt!r}.")
+    dt = check_dt(dt)
     check_number("max_lag_s", max_lag_s, unit="s")
     fastest = max(recs, key=lambda r: r.frame_rate_hz)
     if dt > 1.0 / fastest.frame_rate_hz:
