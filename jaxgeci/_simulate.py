@@ -249,13 +249,13 @@ def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, recor
 # when it has <= 2**20 entries (4 MiB; measured faster up to ~3000 neurons at 333 steps); beyond that each step
 # scatters its own few events into a (neurons,) vector (measured on CPU: see benchmarks/).
 _CHUNK_DENSE_MAX = 2**20
-# Measured on the 2-core CPU (GCaMP6f, 5 Hz, k = 33 and 333 steps per read, interleaved runs;
-# benchmarks/README.md): Euler runs fastest from 2048 neurons on with per-step event tables and
-# the scan unrolled by 2 (0.79-1.6 ns per neuron-step), while unrolling the per-period dense
-# blocks or dense input by 2 was 1.3-3x slower than not; the accurate step gains from unrolling
-# only from ~2e4 neurons on (3e4: 3.1-3.7 vs 4.1-5.1 ns), and loses below (2e3-1e4: 1.2-1.8x).
-_UNROLL2_MIN_NEURONS = 2048  # Euler: per-step events, unrolled by 2, from here on
-_UNROLL2_MIN_NEURONS_ACCURATE = 20_000
+# Measured on the 2-core CPU (GCaMP6f and S2F jGCaMP8m, 5 Hz, k = 33 and 333 steps per read,
+# interleaved runs; benchmarks/README.md): unrolling the scan by 2 pays with the per-step event
+# table (Euler GECI 0.8-1.6 ns per neuron-step, the fastest layout from 2048 neurons on; S2F
+# 0.74-0.76 vs 1.0-1.3), but unrolling the per-period dense blocks (or dense input) was 1.3-3x
+# slower than not, except for the accurate GECI step from ~2e4 neurons on (3.1-3.7 vs 4.1-5.1).
+_UNROLL2_MIN_NEURONS = 2048  # Euler: per-step event table (unrolled by 2) from here on
+_UNROLL2_MIN_NEURONS_ACCURATE = 20_000  # any layout unrolled by 2 from here on
 _PER_STEP_EVENTS = None  # None: choose by size; True/False force a layout (benchmarks)
 
 
@@ -393,8 +393,9 @@ def simulate(
         record: which traces to keep (default all the sensor has; ``("dFF",)`` saves memory).
         checkpoint: rematerialise each read-out chunk in reverse mode (bounded memory).
         unroll: unroll factor of the inner scan (performance knob; with regular reads at
-            least 2 is used where that measured faster on CPU: Euler with event spikes from
-            2048 neurons on, the accurate method from 2e4 neurons on).
+            least 2 is used where that measured faster on CPU: with the per-step event table
+            (Euler from 2048 neurons on, any method above 2**20 events slots per read period)
+            and from 2e4 neurons on).
 
     Returns:
         :class:`SimulationResult` with traces ``(n_read, neurons)``; row ``m`` is the state at
@@ -483,10 +484,7 @@ def simulate(
     else:
         per_step = k_reg * N > _CHUNK_DENSE_MAX or (euler and N >= _UNROLL2_MIN_NEURONS)
     who = _step_events(spikes, T) if regular and kind == "events" and per_step else None
-    if euler:
-        fast_unroll = 2 if who is not None else 1
-    else:
-        fast_unroll = 2 if N >= _UNROLL2_MIN_NEURONS_ACCURATE else 1
+    fast_unroll = 2 if who is not None or N >= _UNROLL2_MIN_NEURONS_ACCURATE else 1
     if regular:
         # Fast path (regular reads from step 0, e.g. sample_every/sample_period): the scan
         # runs over whole read periods of k steps, without per-step masks or gathers, and
