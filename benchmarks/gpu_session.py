@@ -4,8 +4,10 @@ issues ask for, in one command that fits a short device lease (~6 min on an H100
 Sections, in order of value (each writes its rows to ``OUT/gpu_session.json`` as soon as it
 ends, so a run stopped at its time limit keeps what it measured):
 
-1. ``forward``: ``simulate`` throughput, GCaMP6f, Euler at dt = 0.1 ms, Poisson 5 Hz events,
-   read every 333 steps (30.03 Hz), N = 1e5 .. 1e7 (target >= 1e10 neuron-steps/s on one H100).
+1. ``forward``: ``simulate`` throughput, GCaMP6f, Poisson 5 Hz events: Euler at dt = 0.1 ms
+   read every 333 steps (30.03 Hz), N = 1e5 .. 1e7 (target >= 1e10 neuron-steps/s on one H100),
+   and the accurate method at 1 ms read every 33 steps, N = 1e5, 1e6 (the unroll/layout rule of
+   ``simulate`` was measured on CPU only; these rows show what it does on a GPU).
 2. ``gradients``: value_and_grad / forward of a loss on 30 Hz ΔF/F w.r.t. all 13 GECI constants
    (``benchmarks/gradients.py``'s problem), Euler at 0.1 ms and ``method="accurate"`` at 1 ms
    (target <= 4x).
@@ -48,7 +50,13 @@ RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # (sizes, repeats) per section; --smoke shrinks everything to a CPU check of the code paths
 FULL = {
-    "forward": dict(sizes=[100_000, 1_000_000, 10_000_000], steps=2_000, repeats=3),
+    "forward": dict(
+        runs=[
+            dict(sizes=[100_000, 1_000_000, 10_000_000], dt=1e-4, steps=2_000, every=333, method="cleo"),
+            dict(sizes=[100_000, 1_000_000], dt=1e-3, steps=2_000, every=33, method="accurate"),
+        ],
+        repeats=3,
+    ),
     "gradients": dict(
         runs=[
             dict(n=[10_000, 100_000, 1_000_000], dt=1e-4, every=333, duration=1.0),
@@ -60,7 +68,13 @@ FULL = {
     "fit": dict(extra_steps=1),
 }
 SMOKE = {
-    "forward": dict(sizes=[100], steps=50, repeats=1),
+    "forward": dict(
+        runs=[
+            dict(sizes=[100], dt=1e-4, steps=50, every=10, method="cleo"),
+            dict(sizes=[100], dt=1e-3, steps=50, every=10, method="accurate"),
+        ],
+        repeats=1,
+    ),
     "gradients": dict(runs=[dict(n=[50], dt=1e-4, every=10, duration=0.005)], repeats=1),
     "sweep": dict(batches=[1, 2], n=20, duration=0.1, repeats=1),
     "fit": dict(extra_steps=1),
@@ -90,31 +104,37 @@ def gpu_info() -> dict:
     return info
 
 
-def section_forward(sizes, steps, repeats):
+def section_forward(runs, repeats):
     import jaxgeci
 
-    sensor, dt, rows = jaxgeci.gcamp6f(), 1e-4, []
-    for n in sizes:
-        if _late("forward", n):
-            break
-        ev_steps, neurons = C.poisson_events(np.random.default_rng(0), n, steps, 5.0, dt)
-        trains = jaxgeci.SpikeTrains(steps=ev_steps, neurons=neurons, n_steps=steps, n_neurons=n)
+    sensor, rows = jaxgeci.gcamp6f(), []
+    for r in runs:
+        dt, steps = r["dt"], r["steps"]
+        for n in r["sizes"]:
+            if _late("forward", n):
+                return rows
+            ev_steps, neurons = C.poisson_events(np.random.default_rng(0), n, steps, 5.0, dt)
+            trains = jaxgeci.SpikeTrains(steps=ev_steps, neurons=neurons, n_steps=steps, n_neurons=n)
 
-        def run():
-            return C.block(jaxgeci.simulate(sensor, trains, dt, sample_every=333, record=("dFF",)).dFF)
+            def run():
+                res = jaxgeci.simulate(sensor, trains, dt, sample_every=r["every"], method=r["method"], record=("dFF",))
+                return C.block(res.dFF)
 
-        first, ts = C.timeit(run, repeats)
-        rows.append(
-            {
-                "n_neurons": n,
-                "n_steps": steps,
-                "time_s": min(ts),
-                "compile_s": first - min(ts),
-                "us_per_step": min(ts) / steps * 1e6,
-                "neuron_steps_per_s": n * steps / min(ts),
-            }
-        )
-        print("forward", rows[-1], flush=True)
+            first, ts = C.timeit(run, repeats)
+            rows.append(
+                {
+                    "method": r["method"],
+                    "dt_s": dt,
+                    "sample_every": r["every"],
+                    "n_neurons": n,
+                    "n_steps": steps,
+                    "time_s": min(ts),
+                    "compile_s": first - min(ts),
+                    "us_per_step": min(ts) / steps * 1e6,
+                    "neuron_steps_per_s": n * steps / min(ts),
+                }
+            )
+            print("forward", rows[-1], flush=True)
     return rows
 
 

@@ -21,8 +21,9 @@ def test_gpu_session_smoke(tmp_path):
     res = json.loads((tmp_path / "gpu_session.json").read_text())
     assert res["errors"] == {}
     assert set(res["sections"]) == {"forward", "gradients", "sweep", "fit"}
-    (fwd,) = res["sections"]["forward"]["rows"]
-    assert fwd["neuron_steps_per_s"] > 0
+    fwd = res["sections"]["forward"]["rows"]
+    assert [r["method"] for r in fwd] == ["cleo", "accurate"]
+    assert all(r["neuron_steps_per_s"] > 0 for r in fwd)
     (grad,) = res["sections"]["gradients"]["rows"]
     assert grad["all_finite"] and grad["n_constants_differentiated"] == 13
     for row in res["sections"]["sweep"]["rows"]:
