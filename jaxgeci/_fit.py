@@ -595,7 +595,8 @@ def evaluate(
     lags = jnp.asarray(lag_grid(max_lag_s, lag_step_s), dtype=float)
     for rec in recordings:
         b = make_batch([rec], dt, burn_in_s=burn_in_s, max_lag_s=max_lag_s)
-        proj, model = _evaluate_one(sensor, b, lags, method)
+        # without its (static) name, recordings of equal length share one compiled evaluation
+        proj, model = _evaluate_one(sensor, dataclasses.replace(b, names=()), lags, method)
         T = rec.n_frames
         out.append(
             {
@@ -614,7 +615,7 @@ def evaluate(
 @eqx.filter_jit
 def _evaluate_one(sensor, b: RecordingBatch, lags, method: str):
     """Exact trace, protocol fit and model frames of a one-recording batch (compiled once per
-    recording length, not per call)."""
+    recording length and sensor structure, not per call or per recording)."""
     trace = unit_trace(sensor, b.spikes[0], b.dt, method)
     proj = project(trace, b.t_frames[0], b.dff[0], b.weight[0], b.basis[0], b.basis_mask[0], lags, b.dt)
     return proj, model_frames(trace, b.t_frames[0], b.basis[0], proj, b.dt)

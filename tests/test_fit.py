@@ -476,3 +476,19 @@ def test_fit_reports_constants_at_their_bound(x64):
     assert res.constants["gamma"] > 0.99 * ceiling
     assert res.at_bound == ("gamma",)
     assert jaxgeci.parameter_set(res, recs, model="geci")["at_bound"] == ["gamma"]
+
+
+def test_evaluate_compiles_once_per_recording_length(x64):
+    """Recordings of equal length (e.g. the ROIs of one imaging session) share one compiled
+    evaluation; the results are each recording's own."""
+    s = jaxgeci.gcamp6f()
+    recs = [jaxgeci.synthetic_recording(s, jax.random.key(i), duration_s=5.0, name=f"roi{i}") for i in range(3)]
+    first = _count_compiles(lambda: jaxgeci.evaluate(s, recs[:1], dt=2e-3))
+    assert first > 0
+    out = []
+    assert _count_compiles(lambda: out.extend(jaxgeci.evaluate(s, recs[1:], dt=2e-3))) == 0
+    assert [o["name"] for o in out] == ["roi1", "roi2"]
+    for o, r in zip(out, recs[1:]):
+        # the loss forms sse = y'y - b'c with a 1e-9 ridge; the direct residual differs by ~1e-8
+        assert o["ev"] == pytest.approx(jaxgeci.explained_variance(r.dff, o["model"], r.t_frames), abs=1e-7)
+    assert out[0]["ev"] != out[1]["ev"]

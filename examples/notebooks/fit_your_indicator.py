@@ -130,7 +130,8 @@ for a, b in zip(ev_fit, ev_preset):
 # %%
 rec, ev = test[0], ev_fit[0]
 fig = jaxgeci.plot_evaluation(rec, ev, zoom_s=5.0 if FAST else 20.0)  # data, model, spikes; zoom; residual
-assert np.isclose(jaxgeci.explained_variance(rec.dff, ev["model"], rec.t_frames), ev["ev"], rtol=1e-9)
+# EV recomputed from the plotted traces alone (equal up to the loss's 1e-9 ridge)
+assert np.isclose(jaxgeci.explained_variance(rec.dff, ev["model"], rec.t_frames), ev["ev"], rtol=0, atol=1e-7)
 
 # %% [markdown]
 # ## Export the fitted sensor
