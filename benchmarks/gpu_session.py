@@ -36,8 +36,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
@@ -105,36 +103,14 @@ def gpu_info() -> dict:
 
 
 def section_forward(runs, repeats):
-    import jaxgeci
+    import roofline
 
-    sensor, rows = jaxgeci.gcamp6f(), []
+    rows = []
     for r in runs:
-        dt, steps = r["dt"], r["steps"]
         for n in r["sizes"]:
             if _late("forward", n):
                 return rows
-            ev_steps, neurons = C.poisson_events(np.random.default_rng(0), n, steps, 5.0, dt)
-            trains = jaxgeci.SpikeTrains(steps=ev_steps, neurons=neurons, n_steps=steps, n_neurons=n)
-
-            def run():
-                res = jaxgeci.simulate(sensor, trains, dt, sample_every=r["every"], method=r["method"], record=("dFF",))
-                return C.block(res.dFF)
-
-            first, ts = C.timeit(run, repeats)
-            rows.append(
-                {
-                    "method": r["method"],
-                    "dt_s": dt,
-                    "sample_every": r["every"],
-                    "n_neurons": n,
-                    "n_steps": steps,
-                    "time_s": min(ts),
-                    "compile_s": first - min(ts),
-                    "us_per_step": min(ts) / steps * 1e6,
-                    "neuron_steps_per_s": n * steps / min(ts),
-                }
-            )
-            print("forward", rows[-1], flush=True)
+            rows += roofline.measure([n], repeats, dt=r["dt"], every=r["every"], method=r["method"], n_steps=r["steps"])
     return rows
 
 

@@ -150,25 +150,33 @@ def bandwidth(n_bytes, repeats=20):
     return 12 * m / best
 
 
-def measure(sizes, repeats):
+def measure(sizes, repeats, *, dt=1e-4, every=333, method="cleo", n_steps=None):
+    """``simulate`` throughput of GCaMP6f on Poisson 5 Hz events read every ``every`` steps of
+    ``dt`` (s); ``n_steps`` defaults to ~1e8 neuron-steps (2e3-2e4 steps)."""
     import jaxgeci
 
     sensor = jaxgeci.gcamp6f()
-    dt = 1e-4
     rows = []
     for n in sizes:
-        n_steps = int(min(20_000, max(2_000, 1e8 // n)))
-        steps, neurons = C.poisson_events(np.random.default_rng(0), n, n_steps, 5.0, dt)
-        trains = jaxgeci.SpikeTrains(steps=steps, neurons=neurons, n_steps=n_steps, n_neurons=n)
+        steps_n = n_steps or int(min(20_000, max(2_000, 1e8 // n)))
+        steps, neurons = C.poisson_events(np.random.default_rng(0), n, steps_n, 5.0, dt)
+        trains = jaxgeci.SpikeTrains(steps=steps, neurons=neurons, n_steps=steps_n, n_neurons=n)
         first, ts = C.timeit(
-            lambda: C.block(jaxgeci.simulate(sensor, trains, dt, sample_every=333, record=("dFF",)).dFF), repeats
+            lambda: C.block(
+                jaxgeci.simulate(sensor, trains, dt, sample_every=every, method=method, record=("dFF",)).dFF
+            ),
+            repeats,
         )
         r = {
+            "method": method,
+            "dt_s": dt,
+            "sample_every": every,
             "n_neurons": n,
-            "n_steps": n_steps,
+            "n_steps": steps_n,
             "time_s": min(ts),
-            "us_per_step": min(ts) / n_steps * 1e6,
-            "neuron_steps_per_s": n * n_steps / min(ts),
+            "compile_s": first - min(ts),
+            "us_per_step": min(ts) / steps_n * 1e6,
+            "neuron_steps_per_s": n * steps_n / min(ts),
             "load": C.load(),
         }
         print(r, flush=True)

@@ -70,13 +70,7 @@ def check_dt(dt) -> float:
             "dt must be a concrete number (s): it defines the time grid, which is static. "
             "Got a traced value; pass dt as a Python float."
         )
-    try:
-        dt_f = float(dt)
-    except (TypeError, ValueError):
-        raise TypeError(f"dt must be a number of seconds, got {dt!r}.") from None
-    if not math.isfinite(dt_f) or dt_f <= 0:
-        raise ValueError(f"dt must be finite and > 0 (in s), got {dt!r}.")
-    return dt_f
+    return check_number("dt", dt, unit="s", strict=True)
 
 
 def check_int(name: str, value, *, minimum: int = 0) -> int:
