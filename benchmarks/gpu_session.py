@@ -12,9 +12,9 @@ ends, so a run stopped at its time limit keeps what it measured):
    (``benchmarks/gradients.py``'s problem), Euler at 0.1 ms and ``method="accurate"`` at 1 ms
    (target <= 4x).
 3. ``sweep``: ``eqx.filter_vmap`` over B GCaMP6f variants x 1e4 neurons (throughput vs B).
-4. ``fit``: with ``--data DIR`` (recordings in the ground-truth format), per indicator the
-   chosen model of ``fitting/results/<indicator>.json``: time of one optimiser step on all of
-   its cells at once (the benchmark's optimiser and dt): ``fit`` is called with 1 + k steps
+4. ``fit``: with ``--data DIR`` (recordings in the ground-truth format), per parameter set
+   the model of ``fitting/results/<indicator>.json`` for that dataset: time of one optimiser
+   step on all of its cells at once (the benchmark's optimiser and dt): ``fit`` is called with 1 + k steps
    (compiles), then with 1 and with 1 + k steps (compiled code reused); the difference over k
    is the time per step (L-BFGS steps include their line search).
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import subprocess
 import sys
@@ -134,14 +133,16 @@ def section_sweep(batches, n, duration, repeats, out_dir):
     return res["rows"]
 
 
-def _chosen(indicator):
-    """The chosen model and free constants of the committed results file, or None."""
+def _chosen(indicator, dataset):
+    """The model, free constants and fit settings of the committed parameter set for
+    ``dataset`` (``jaxgeci.select_parameter_set``: the set listing it, else the file's
+    default), or None when there is no results file for ``indicator``."""
+    import jaxgeci
+
     path = os.path.join(RESULTS, f"{indicator}.json")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        doc = json.load(f)
-    ps = doc["parameter_sets"][doc["default"]]
+    _, ps = jaxgeci.select_parameter_set(path, dataset)
     return ps["model"], tuple(ps["free"]), ps.get("fit", {}).get("config", {})
 
 
@@ -168,17 +169,17 @@ def section_fit(data, extra_steps, smoke):
             recs.setdefault(r.indicator, []).append(r)
     rows = []
     for indicator, group in sorted(recs.items()):
-        chosen = _chosen(indicator)
-        if chosen is None:
-            continue
-        model, free, cfg0 = chosen
-        spec = jaxgeci.get_model(model)
         by_set = {}
         for r in group:
             by_set.setdefault(r.dataset, []).append(r)
         for dataset, cells in sorted(by_set.items()):
+            chosen = _chosen(indicator, dataset)
+            if chosen is None:
+                break
             if _late("fit", dataset):
                 break
+            model, free, cfg0 = chosen
+            spec = jaxgeci.get_model(model)
             dt = 2e-3 if smoke else cfg0.get("dt", 1e-3)
             cfg = jaxgeci.FitConfig(dt=dt, gradient=spec.gradient)
             optimizer = "lbfgs" if model.startswith("s2f") else "adam"

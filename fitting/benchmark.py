@@ -323,6 +323,8 @@ def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
 
 
 if __name__ == "__main__":
+    import jaxgeci
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--data",
@@ -335,7 +337,7 @@ if __name__ == "__main__":
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--no-loo", action="store_true")
     ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--loss", default=LOSS, choices=("mean", "log"), help="training loss of every fit")
+    ap.add_argument("--loss", default=LOSS, choices=jaxgeci.FIT_LOSSES, help="training loss of every fit")
     a = ap.parse_args()
     LOSS = a.loss
     main(

@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     pf.add_argument(
         "--loss",
         default="mean",
-        choices=("mean", "log"),
+        choices=jaxgeci.FIT_LOSSES,
         help="training loss over cells: mean of 1 - EV, or mean of log(1 - EV) (reported EVs stay the protocol's)",
     )
     pf.add_argument("--segment", type=float, default=20.0, help="segment length for reverse-mode gradients (s)")

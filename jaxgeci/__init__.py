@@ -59,6 +59,7 @@ from ._fit import (
     evaluate as evaluate,
     explained_variance as explained_variance,
     fit as fit,
+    FIT_LOSSES as FIT_LOSSES,
     FitConfig as FitConfig,
     FitResult as FitResult,
     make_params as make_params,

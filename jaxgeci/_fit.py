@@ -218,11 +218,12 @@ class FitConfig:
         check_number("FitConfig.isolated_weight", self.isolated_weight, unit="1")
         if self.gradient not in ("forward", "reverse"):
             raise ValueError(f"FitConfig.gradient must be 'forward' or 'reverse', got {self.gradient!r}.")
-        if self.loss not in LOSSES:
-            raise ValueError(f"FitConfig.loss must be one of {LOSSES}, got {self.loss!r}.")
+        if self.loss not in FIT_LOSSES:
+            raise ValueError(f"FitConfig.loss must be one of {FIT_LOSSES}, got {self.loss!r}.")
 
 
-LOSSES = ("mean", "log")
+FIT_LOSSES = ("mean", "log")
+"""Training losses of :class:`FitConfig` (``jaxgeci.FIT_LOSSES``)."""
 
 
 def combine_cells(ev, loss: str = "mean"):
