@@ -322,13 +322,21 @@ def make_loss(frozen, cfg: FitConfig, lags):
 # new closures and so recompiled (~10 s on CPU) even when refitting the same cells in a notebook.
 
 
-@functools.lru_cache(maxsize=32)
-def _optimizer(name: str, learning_rate: float, n_steps: int):
-    """The Optax optimiser (``name`` validated by :func:`fit`); cached so that equal settings
-    give the same (hashable, static) object and the jitted step below is reused."""
+@functools.lru_cache(maxsize=4)
+def _optimizer(name: str):
+    """The Optax optimiser (``name`` validated by :func:`fit`); cached so that every fit gets
+    the same (hashable, static) object and the jitted step below is reused. Adam's step size is
+    an injected hyperparameter (:func:`optax.inject_hyperparams`), set before every step from
+    :func:`_adam_schedule`, so neither ``learning_rate`` nor ``n_steps`` enters the compiled step."""
     if name == "adam":
-        return optax.adam(optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1))
+        return optax.inject_hyperparams(optax.adam)(learning_rate=0.0)
     return optax.lbfgs()
+
+
+def _adam_schedule(learning_rate: float, n_steps: int):
+    """Adam's step size per step: cosine decay from ``learning_rate`` to a tenth of it over
+    ``n_steps`` (log units per step)."""
+    return optax.cosine_decay_schedule(learning_rate, max(1, n_steps), alpha=0.1)
 
 
 @eqx.filter_jit
@@ -451,8 +459,11 @@ def fit(
         constraints: ``{name: "positive" | "real" | (lower, upper) | ("positive", upper)}``
             (default positive; see :func:`make_params`).
         n_steps: optimiser steps.
-        learning_rate: Adam step size in log space (0.05 = 5 % relative steps).
-        optimizer: ``"adam"`` (cosine-decayed) or ``"lbfgs"`` (optax.lbfgs, zoom line search).
+        learning_rate: Adam's initial step size in log space (0.05 = 5 % relative steps),
+            cosine-decayed to a tenth of it over ``n_steps``.
+        optimizer: ``"adam"`` or ``"lbfgs"`` (optax.lbfgs, zoom line search). The compiled
+            step depends on neither ``learning_rate`` nor ``n_steps``: refits with other values
+            compile nothing.
         n_starts: number of starts screened with the loss (start 0 = the given constants,
             others perturbed by ``start_spread`` in log space); the best is optimised.
         key: ``jax.random`` key for the starts (default ``key(0)``).
@@ -488,10 +499,8 @@ def fit(
     params0 = make_params(sensor, free, per_cell, batch.n_cells, constraints)
     trainable, frozen = eqx.partition(params0, is_free(params0))
 
-    if optimizer == "lbfgs":  # no step size or schedule: one compiled step for every n_steps
-        optim = _optimizer(optimizer, 0.0, 0)
-    else:
-        optim = _optimizer(optimizer, float(learning_rate), int(n_steps))
+    optim = _optimizer(optimizer)  # one compiled step for every learning_rate and n_steps
+    schedule = _adam_schedule(float(learning_rate), int(n_steps)) if optimizer == "adam" else None
 
     # ---- multi-start screening
     key = jax.random.key(0) if key is None else key
@@ -523,6 +532,7 @@ def fit(
                 "spread": start_spread,
                 "cfg": dataclasses.asdict(cfg),
                 "init": sensor_constants(sensor),
+                "state": 2,  # opt_state layout (2: Adam with an injected step size)
             }
         )
     }
@@ -534,6 +544,10 @@ def fit(
     todo = n_steps - done if stop_after is None else min(n_steps - done, stop_after)
     with tqdm(total=n_steps, initial=done, disable=not progress, desc="fit", leave=False) as bar:
         for _ in range(todo):
+            if schedule is not None:  # the step size of step `done` (0-based), as a traced leaf
+                lr = opt_state.hyperparams["learning_rate"]
+                hp = {**opt_state.hyperparams, "learning_rate": jnp.asarray(schedule(done), dtype=lr.dtype)}
+                opt_state = opt_state._replace(hyperparams=hp)
             trainable, opt_state, val = step(trainable, opt_state, batch)
             done += 1
             history.append(float(val))

@@ -371,24 +371,61 @@ def _count_compiles(fn):
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_refit_reuses_compiled_code(x64, optimizer):
     """A second fit of the same cells with the same settings compiles nothing (a notebook
-    refit used to recompile every call, ~10 s on CPU), and an L-BFGS fit with more steps
-    reuses the compiled step too (its state is strongly typed from the start)."""
+    refit used to recompile every call, ~10 s on CPU), and neither do fits with more steps
+    (L-BFGS: its state is strongly typed from the start) or, for Adam, another step size
+    (Adam's cosine-decayed step size is an injected hyperparameter, not a compiled constant)."""
     true = jaxgeci.gcamp6f().replace(gamma=400.0)
     recs = [jaxgeci.synthetic_recording(true, jax.random.key(i), duration_s=4.0, name=f"c{i}") for i in range(2)]
 
-    def run(n_steps):
+    def run(n_steps, learning_rate=0.05):
         return jaxgeci.fit(
-            recs, jaxgeci.gcamp6f(), ["gamma"], optimizer=optimizer, n_steps=n_steps, config=FAST, progress=False
+            recs,
+            jaxgeci.gcamp6f(),
+            ["gamma"],
+            optimizer=optimizer,
+            n_steps=n_steps,
+            learning_rate=learning_rate,
+            config=FAST,
+            progress=False,
         )
 
     first = _count_compiles(lambda: run(2))
     assert first > 0  # the listener sees compiles at all
-    again = []
+    again, longer = [], []
     assert _count_compiles(lambda: again.append(run(2))) == 0
-    if optimizer == "lbfgs":
-        assert _count_compiles(lambda: run(4)) == 0
+    assert _count_compiles(lambda: longer.append(run(4, learning_rate=0.1))) == 0
     # cached code, same answer: the refit equals a fit that compiled
     assert again[0].constants["gamma"] == run(2).constants["gamma"]
+    if optimizer == "adam":  # the injected step size is used: another one gives another fit
+        assert longer[0].constants["gamma"] != run(4).constants["gamma"]
+
+
+def test_adam_fit_equals_optax_adam_with_the_cosine_schedule(x64):
+    """Adam with the step size injected per step is the plain ``optax.adam`` with its
+    ``cosine_decay_schedule(lr, n_steps, alpha=0.1)``, step by step (the schedule is
+    evaluated outside the compiled step): same losses and constants to round-off (1e-12)."""
+    import optax
+
+    s = jaxgeci.gcamp6f()
+    recs = _recs(s.replace(gamma=400.0, tau_off=0.02), n=2, duration=6.0)
+    res = jaxgeci.fit(recs, s, ["gamma", "tau_off"], n_steps=4, learning_rate=0.1, config=FAST, progress=False)
+
+    batch = jaxgeci.make_batch(recs, FAST.dt, burn_in_s=FAST.burn_in_s, max_lag_s=FAST.max_lag_s)
+    lags = jnp.asarray(lag_grid(FAST.max_lag_s, FAST.lag_step_s), dtype=float)
+    params = jaxgeci.make_params(s, ["gamma", "tau_off"])
+    tr, frozen = eqx.partition(params, is_free(params))
+    loss = eqx.filter_jit(eqx.filter_value_and_grad(lambda t: make_loss(frozen, FAST, lags)(t, batch)))
+    opt = optax.adam(optax.cosine_decay_schedule(0.1, 4, alpha=0.1))
+    st, history = opt.init(tr), []
+    for _ in range(4):
+        val, g = loss(tr)
+        u, st = opt.update(g, st, tr)
+        tr, _ = eqx.apply_updates(tr, u), history.append(float(val))
+    ref = jaxgeci.sensor_constants(jaxgeci.unwrap(eqx.combine(tr, frozen)))
+    np.testing.assert_allclose(res.loss_history, history, rtol=1e-12)
+    for name in ("gamma", "tau_off"):
+        assert res.constants[name] == pytest.approx(ref[name], rel=1e-12)
+    assert res.constants["gamma"] != pytest.approx(float(s.params["gamma"]), rel=1e-3)  # it moved
 
 
 @pytest.mark.parametrize(
