@@ -96,6 +96,8 @@ MODELS: dict[str, ModelSpec] = {
         gradient="reverse",
     ),
 }
+"""The model families known to :func:`fit` pipelines and results files, by name: ``"geci"``,
+``"s2f"``, ``"s2f-adaptive"`` (add more with :func:`register_model`)."""
 
 
 def _is_transgenic(dataset: str) -> bool:

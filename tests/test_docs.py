@@ -57,3 +57,22 @@ def test_every_notebook_and_page_is_in_the_nav():
     missing += [p.relative_to(ROOT / "docs").as_posix() for p in sorted((ROOT / "docs").glob("**/*.md"))]
     missing = [m for m in missing if m not in in_nav]
     assert not missing, f"add these to the nav in mkdocs.yml: {missing}"
+
+
+def test_every_public_name_is_in_the_api_reference():
+    """Every name exported by ``jaxgeci`` has an entry (``::: jaxgeci.NAME``) in docs/api/, or is
+    the same object as one that has (Cleo's alias spellings, named on the page)."""
+    import jaxgeci
+
+    pages = "".join(p.read_text() for p in sorted((ROOT / "docs" / "api").glob("*.md")))
+    documented = {n for n in dir(jaxgeci) if f"::: jaxgeci.{n}\n" in pages}
+    assert documented  # the pattern matches at all
+    missing = [
+        n
+        for n in dir(jaxgeci)
+        if not n.startswith("_")
+        and n not in documented
+        and not isinstance(getattr(jaxgeci, n), type(jaxgeci))  # subpackages have their own pages
+        and not any(getattr(jaxgeci, n) is getattr(jaxgeci, d) for d in documented)
+    ]
+    assert not missing, f"add these to docs/api/*.md: {missing}"
