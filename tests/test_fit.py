@@ -351,20 +351,28 @@ def test_isolated_weight_trains_weighted_but_reports_protocol_ev(x64):
 
 
 def _count_compiles(fn):
-    """Run ``fn()`` and return how many XLA executables it compiled."""
+    """Run ``fn()`` and return how many XLA executables it needed that JAX's in-memory caches
+    did not hold: compiled, or fetched from the persistent compilation cache the test run
+    shares between tests (conftest.py)."""
     from jax._src.dispatch import BACKEND_COMPILE_EVENT
 
     count = []
 
-    def listener(event, duration, **kw):
+    def on_duration(event, duration, **kw):
         if event == BACKEND_COMPILE_EVENT:
-            count.append(duration)
+            count.append(event)
 
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    def on_event(event, **kw):
+        if event == "/jax/compilation_cache/cache_hits":
+            count.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    jax.monitoring.register_event_listener(on_event)
     try:
         fn()
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        jax.monitoring.unregister_event_duration_listener(on_duration)
+        jax.monitoring.unregister_event_listener(on_event)
     return len(count)
 
 
