@@ -87,7 +87,8 @@ def read_schedule(
     - ``sample_every=k``: steps ``0, k, 2k, ... < n_steps``.
     - ``sample_period`` (s) or ``sample_rate`` (Hz): rounded to the nearest whole number of
       steps ``k >= 1``; the rate used, ``1/(k dt)``, is returned (30 Hz at 0.1 ms reads every
-      333 steps = 30.03 Hz).
+      333 steps = 30.03 Hz). A period that rounds to 0 steps (shorter than ``dt/2``) is an
+      error, not a silent read every step.
     - ``sample_times`` (s): each rounded to the nearest step, which must lie in
       ``[0, n_steps]`` (``n_steps`` reads the final state); non-decreasing.
     """
@@ -114,7 +115,15 @@ def read_schedule(
             sample_period = 1.0 / sample_rate
         if not (isinstance(sample_period, (int, float)) and math.isfinite(sample_period) and sample_period > 0):
             raise ValueError(f"sample_period must be a finite number > 0 (s), got {sample_period!r}.")
-        sample_every = max(1, int(round(sample_period / dt)))
+        sample_every = int(round(sample_period / dt))
+        if sample_every < 1:
+            asked = (
+                f"sample_rate={sample_rate!r} Hz" if sample_rate is not None else f"sample_period={sample_period!r} s"
+            )
+            raise ValueError(
+                f"{asked} is faster than the simulation step allows (one read per step of dt={dt!r} s "
+                f"is {1.0 / dt:.6g} Hz at most); use a smaller dt or a lower read-out rate."
+            )
     k = 1 if sample_every is None else check_int("sample_every", sample_every, minimum=1)
     return np.arange(0, n_steps, k, dtype=np.int64), 1.0 / (k * dt)
 

@@ -66,6 +66,12 @@ def test_sample_period_rounds_and_reports_rate():
         jg.read_schedule(100, 1e-3, sample_times=[0.2])
     with pytest.raises(ValueError, match="at most one"):
         jg.read_schedule(100, 1e-3, sample_every=2, sample_period=0.1)
+    # faster than one read per step: refused (it used to read every step, i.e. 10 kHz, silently)
+    with pytest.raises(ValueError, match=r"sample_rate=100000.0 Hz is faster .* 10000 Hz at most"):
+        jg.simulate(jg.gcamp6f(), np.zeros((100, 2)), 1e-4, sample_rate=1e5)
+    with pytest.raises(ValueError, match=r"sample_period=4e-05 s is faster"):
+        jg.read_schedule(100, 1e-4, sample_period=4e-5)
+    assert jg.read_schedule(100, 1e-4, sample_period=6e-5)[0][1] == 1  # rounds to one step
 
 
 def test_sample_times_irregular_match_full(x64):
