@@ -70,7 +70,9 @@ class Recording:
         ``1/median(diff(t_frames))`` (Hz)."""
         t = np.asarray(t_frames, dtype=np.float64)
         if frame_rate_hz is None and t.ndim == 1 and t.size > 1:
-            frame_rate_hz = 1.0 / float(np.median(np.diff(t)))
+            step = float(np.median(np.diff(t)))
+            # repeated or decreasing times: left to validated(), which names the first bad frame
+            frame_rate_hz = 1.0 / step if step > 0 else None
         rec = cls(
             t_frames=t,
             dff=np.asarray(dff),

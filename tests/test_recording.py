@@ -66,6 +66,13 @@ def test_bad_recordings_raise_clear_errors(tmp_path, over, match):
     assert "bad.npz" in str(e.value)  # the file is named
 
 
+@pytest.mark.parametrize("t", [np.repeat(np.arange(300) / 30.0, 2), np.zeros(600)])
+def test_repeated_frame_times_raise_clear_error_without_a_frame_rate(t):
+    """The frame rate is inferred from median(diff(t)): repeated times used to divide by zero."""
+    with pytest.raises(ValueError, match=r"strictly increasing .*t\[0\]"):
+        jaxgeci.Recording.create(t, np.zeros(600), np.array([1.0]))
+
+
 def test_missing_key(tmp_path):
     p = tmp_path / "x.npz"
     np.savez(p, t_frames=np.arange(100.0), dff=np.zeros(100))
