@@ -44,7 +44,7 @@ from ._project import (
     unit_trace_segmented,
 )
 from ._recording import DEFAULT_BURN_IN_S
-from ._sensor import Sensor
+from ._sensor import METHODS, Sensor
 from ._validation import check_int, check_number
 
 
@@ -80,7 +80,9 @@ def make_params(sensor: Sensor, free, per_cell=(), n_cells: int = 1, constraints
     """Wrap the ``free`` constants of ``sensor`` in :class:`Positive` (log space; the default)
     or the constraint named in ``constraints`` (``{name: "positive" | "real" | (lower,
     upper) | ("positive", upper)}``; the last is a positive constant below a ceiling); those
-    named in ``per_cell`` get one value per cell, ``(n_cells,)``.
+    named in ``per_cell`` get one value per cell, ``(n_cells,)``. A start value outside a
+    bounded range (e.g. a preset's ``r = 0`` for ``(0, 1)``) is moved just inside it, by 0.1 %
+    of the range (or of the ceiling).
 
     Raises:
         ValueError: a name is not a constant of the sensor, or a per-cell name is not free.
@@ -220,6 +222,8 @@ class FitConfig:
             raise ValueError(f"FitConfig.gradient must be 'forward' or 'reverse', got {self.gradient!r}.")
         if self.loss not in FIT_LOSSES:
             raise ValueError(f"FitConfig.loss must be one of {FIT_LOSSES}, got {self.loss!r}.")
+        if self.method not in METHODS:
+            raise ValueError(f"FitConfig.method must be one of {METHODS}, got {self.method!r}.")
 
 
 FIT_LOSSES = ("mean", "log")
@@ -490,6 +494,7 @@ def fit(
         check_number("learning_rate", learning_rate, unit="log units per step", strict=True)
     cfg = config or FitConfig()
     cfg = dataclasses.replace(cfg, per_cell=tuple(per_cell))
+    sensor.check_run(cfg.dt, cfg.method)  # e.g. an unstable Euler step, before anything runs
     recs = list(recordings)
     t_start = time.perf_counter()
     batch = make_batch(
@@ -606,6 +611,7 @@ def evaluate(
         One dict per recording: ``name``, ``ev``, ``rho_rel``, ``lag_s``, ``n_frames_scored``,
         ``model`` (ΔF/F at the frame times, ``(T,)`` numpy) and ``baseline`` (``(T,)``).
     """
+    sensor.check_run(dt, method)  # dt > 0, a known method, a stable Euler step
     out = []
     lags = jnp.asarray(lag_grid(max_lag_s, lag_step_s), dtype=float)
     for rec in recordings:

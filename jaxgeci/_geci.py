@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -181,9 +182,13 @@ class GECI(Sensor):
         if resolved == "euler":
             dt = float(dt)
             for model, label in ((self.cal_model, "calcium"), (self.bind_act_model, "binding")):
-                bound_fn = getattr(model, "euler_rate_bound", None)
-                rate = bound_fn() if bound_fn is not None else None
-                if rate is None or not is_concrete(rate):
+                if not hasattr(model, "euler_rate_bound"):
+                    continue
+                if not all(is_concrete(x) for x in jax.tree_util.tree_leaves(model)):
+                    continue  # traced constants (grad/vmap): no value check
+                # on host copies of the constants: numpy arithmetic, nothing compiled or run
+                rate = jax.tree_util.tree_map(np.asarray, model).euler_rate_bound()
+                if rate is None:
                     continue
                 worst = float(np.max(np.asarray(rate)))
                 if dt * worst >= 2.0:

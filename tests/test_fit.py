@@ -447,6 +447,8 @@ def test_adam_fit_equals_optax_adam_with_the_cosine_schedule(x64):
         (dict(checkpoint_every=0), "checkpoint_every must be an integer >= 1, got 0"),
         (dict(optimizer="sgd"), "optimizer must be 'adam' or 'lbfgs', got 'sgd'"),
         (dict(config=jaxgeci.FitConfig(dt=0.05)), r"dt=0.05 s is longer than the frame period of 'c0'"),
+        # the binding kernel's fastest rate is ~99 1/s: Euler needs dt < 20 ms
+        (dict(config=jaxgeci.FitConfig(dt=0.025, method="euler")), r"dt=0.025 s is too large for a stable"),
     ],
 )
 def test_fit_rejects_bad_settings_before_running(kwargs, match):
@@ -471,11 +473,30 @@ def test_fit_rejects_bad_settings_before_running(kwargs, match):
         (dict(segment_s=0.0), r"FitConfig.segment_s must be finite and > 0"),
         (dict(burn_in_s=-2.0), r"FitConfig.burn_in_s must be finite and >= 0"),
         (dict(isolated_weight=-1.0), r"FitConfig.isolated_weight must be finite and >= 0 \(dimensionless\)"),
+        (dict(method="rk4"), r"FitConfig.method must be one of .*got 'rk4'"),
     ],
 )
 def test_fit_config_validates(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxgeci.FitConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(method="rk4"), r"method must be one of .*got 'rk4'"),  # used to run Euler silently
+        (dict(dt=0.0), r"dt must be finite and > 0"),
+        (dict(dt=0.025, method="euler"), r"dt=0.025 s is too large for a stable"),
+    ],
+)
+def test_evaluate_rejects_bad_settings_before_running(kwargs, match):
+    (rec,) = _recs(jaxgeci.gcamp6f(), n=1, duration=4.0)
+
+    def run():
+        with pytest.raises(ValueError, match=match):
+            jaxgeci.evaluate(jaxgeci.gcamp6f(), [rec], **kwargs)
+
+    assert _count_compiles(run) == 0
 
 
 def test_evaluate_rejects_bad_lag_grid_and_coarse_dt():
