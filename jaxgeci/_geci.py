@@ -12,7 +12,7 @@ from ._binding import CalBindingActivationModel, DoubExpCalBindingActivation, Nu
 from ._calcium import CalciumModel, DynamicCalcium, PreexistingCalcium
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
 from ._fluorescence import hill
-from ._sensor import LOCATIONS, Sensor
+from ._sensor import LOCATIONS, METHODS, Sensor
 from ._validation import as_float_array, check_constant, is_concrete
 
 
@@ -165,6 +165,8 @@ class GECI(Sensor):
         return names
 
     def _resolve_method(self, method: str) -> str:
+        if method not in METHODS:  # at trace time: advance() called directly never guesses
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
         if method == "cleo":
             # What Brian2 chose for this combination: forward Euler for dynamic Ca (the ODE is
             # nonlinear), its 'exact' (zero-order hold) integrator for pre-existing Ca + the

@@ -134,6 +134,7 @@ def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int 
         dt: step (s), concrete.
         method: integration method (``"accurate"`` is designed for dt = 1 ms).
     """
+    sensor.check_run(dt, method)  # at trace time: dt, the method's name, Euler stability
     state0 = sensor.init(1)
 
     def body(state, s):

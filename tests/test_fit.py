@@ -558,3 +558,17 @@ def test_evaluate_compiles_once_per_recording_length(x64):
         # the loss forms sse = y'y - b'c with a 1e-9 ridge; the direct residual differs by ~1e-8
         assert o["ev"] == pytest.approx(jaxgeci.explained_variance(r.dff, o["model"], r.t_frames), abs=1e-7)
     assert out[0]["ev"] != out[1]["ev"]
+
+
+def test_unknown_method_is_refused_everywhere():
+    """No entry point maps an unknown method to Euler: ``advance`` (the closed-loop step),
+    ``unit_trace`` (the fits' trace) and ``simulate`` all name it."""
+    s = jaxgeci.gcamp6f()
+    with pytest.raises(ValueError, match=r"method must be one of .*got 'rk4'"):
+        s.advance(s.init(2), jnp.zeros(2), 1e-4, method="rk4")
+    with pytest.raises(ValueError, match=r"method must be one of .*got 'rk4'"):
+        jaxgeci.unit_trace(s, jnp.zeros(10), 1e-4, "rk4")
+    with pytest.raises(ValueError, match=r"method must be one of .*got 'rk4'"):
+        jaxgeci.unit_trace(jaxgeci.s2f("jGCaMP8m"), jnp.zeros(10), 1e-3, "rk4")
+    with pytest.raises(ValueError, match=r"method must be one of .*got 'rk4'"):
+        jaxgeci.simulate(s, np.zeros((10, 2)), 1e-4, method="rk4")
