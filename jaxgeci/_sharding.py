@@ -41,6 +41,11 @@ def neuron_mesh(devices=None, *, batch: int = 1) -> Mesh:
     Returns:
         ``Mesh`` of shape ``(batch, len(devices) // batch)``.
     """
+    if devices is not None and not isinstance(devices, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"devices must be a sequence of jax devices (e.g. jax.devices()[:4]), got {devices!r}; "
+            "the number of devices is len(devices)."
+        )
     devices = list(jax.devices() if devices is None else devices)
     batch = check_int("batch", batch, minimum=1)
     if len(devices) % batch:

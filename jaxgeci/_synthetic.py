@@ -3,12 +3,15 @@ constants, known nuisance terms, Gaussian noise)."""
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 
 from ._recording import Recording
 from ._simulate import simulate
 from ._spikes import SpikeTrains
+from ._validation import check_number
 
 
 def synthetic_recording(
@@ -34,6 +37,17 @@ def synthetic_recording(
     :func:`jaxgeci.simulate`, ``method="accurate"``, step ``dt`` s) at frame times
     ``(i + 0.5)/frame_rate_hz - lag_s`` shifted by ``lag_s`` (s); scaled by ``rho_rel``; plus
     ``offset + drift_per_s * t`` and Gaussian noise of std ``noise_std``."""
+    # spikes are drawn in [0.2, duration_s - 0.2] s
+    check_number("duration_s", duration_s, unit="s", minimum=0.4, strict=True)
+    check_number("rate_hz", rate_hz, unit="Hz")
+    if not check_number("burst_prob", burst_prob, unit="1") <= 1.0:
+        raise ValueError(f"burst_prob must lie in [0, 1] (a probability), got {burst_prob!r}.")
+    check_number("frame_rate_hz", frame_rate_hz, unit="Hz", strict=True)
+    check_number("noise_std", noise_std, unit="ΔF/F")
+    check_number("rho_rel", rho_rel, unit="1")
+    for nm, v, unit in (("lag_s", lag_s, "s"), ("offset", offset, "ΔF/F"), ("drift_per_s", drift_per_s, "1/s")):
+        if not math.isfinite(float(v)):
+            raise ValueError(f"{nm} must be finite (in {unit}), got {v!r}.")
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel()[-1].item())
     n = rng.poisson(rate_hz * duration_s)
     base = np.sort(rng.uniform(0.2, duration_s - 0.2, n))

@@ -127,3 +127,20 @@ def test_isolated_spike_frames_and_loss_weight():
     w0, w = np.asarray(b0.weight[0]), np.asarray(b.weight[0])
     np.testing.assert_array_equal(w, w0 * np.where(expect, 5.0, 1.0))
     assert set(np.unique(w0)) == {0.0, 1.0}  # burn-in frames stay at 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(duration_s=-1.0), r"duration_s must be finite and > 0.4 \(in s\), got -1.0"),  # was numpy's
+        (dict(noise_std=-0.1), r"noise_std must be finite and >= 0"),  # ran with a flipped noise sign
+        (dict(burst_prob=1.5), r"burst_prob must lie in \[0, 1\]"),
+        (dict(frame_rate_hz=0.0), r"frame_rate_hz must be finite and > 0 \(in Hz\)"),
+        (dict(lag_s=float("nan")), r"lag_s must be finite \(in s\), got nan"),
+    ],
+)
+def test_synthetic_recording_rejects_bad_settings(kwargs, match):
+    import jax
+
+    with pytest.raises(ValueError, match=match):
+        jaxgeci.synthetic_recording(jaxgeci.gcamp6f(), jax.random.key(0), **kwargs)

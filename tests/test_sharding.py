@@ -131,3 +131,12 @@ def test_sharded_equals_unsharded_float32():
 
 def test_sharded_equals_unsharded_float64():
     _run("x64")
+
+
+def test_neuron_mesh_names_a_device_count_passed_as_devices():
+    import pytest
+
+    import jaxgeci
+
+    with pytest.raises(TypeError, match=r"devices must be a sequence of jax devices .*got 4"):
+        jaxgeci.neuron_mesh(4)  # it failed with "'int' object is not iterable"
