@@ -257,12 +257,18 @@ def write_results(path, indicator: str, sets: dict, default: str) -> dict:
 def load_results(path_or_doc) -> dict:
     """Read (and check) a results file; a dict passes through."""
     if isinstance(path_or_doc, dict):
-        doc = path_or_doc
+        doc, where = path_or_doc, "results document"
     else:
-        with open(os.fspath(path_or_doc)) as f:
-            doc = json.load(f)
-    if doc.get("format") != FORMAT or "parameter_sets" not in doc:
-        raise ValueError(f"not a jaxgeci results file (format {doc.get('format')!r}, expected {FORMAT!r}).")
+        path = os.fspath(path_or_doc)
+        where = f"results file {path!r}"
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:  # missing/unreadable, or not JSON
+            raise ValueError(f"could not read {where}: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "parameter_sets" not in doc:
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise ValueError(f"{where} is not a jaxgeci results file (format {fmt!r}, expected {FORMAT!r}).")
     return doc
 
 

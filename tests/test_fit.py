@@ -572,3 +572,20 @@ def test_unknown_method_is_refused_everywhere():
         jaxgeci.unit_trace(jaxgeci.s2f("jGCaMP8m"), jnp.zeros(10), 1e-3, "rk4")
     with pytest.raises(ValueError, match=r"method must be one of .*got 'rk4'"):
         jaxgeci.simulate(s, np.zeros((10, 2)), 1e-4, method="rk4")
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (None, r"could not read results file .*missing.json.*No such file"),  # was FileNotFoundError
+        ("# a README", r"could not read results file .*bad.json"),  # was json's "Expecting value"
+        ('{"format": "other/1"}', r"results file .*bad.json' is not a jaxgeci results file \(format 'other/1'"),
+        ("[1, 2]", r"is not a jaxgeci results file"),
+    ],
+)
+def test_bad_results_files_are_named(tmp_path, content, match):
+    path = tmp_path / ("missing.json" if content is None else "bad.json")
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        jaxgeci.sensor_from_results(path)
