@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._sensor import LOCATIONS, METHODS, Sensor
-from ._validation import _short, as_float_array, check_constant, check_dt, is_concrete
+from ._sensor import LOCATIONS, Sensor
+from ._validation import _short, as_float_array, check_constant, is_concrete
 
 
 S2F_BASELINES = ("paper", "rest")
@@ -287,9 +287,7 @@ class S2F(Sensor):
         """Validate ``dt`` (s) and ``method``. Every method gives the same, exact update (the
         kernel is a sum of exponentials), so ``"cleo"``, ``"euler"``, ``"accurate"`` and
         ``"exact"`` are all accepted and resolve to ``"accurate"``."""
-        check_dt(dt)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        super().check_run(dt, method)  # the shared dt and method-name checks
         return "accurate"
 
     def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
