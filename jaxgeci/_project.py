@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from . import _driver as driver
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._recording import DEFAULT_BURN_IN_S, Recording
 from ._validation import check_dt, check_number
@@ -126,7 +127,8 @@ def make_batch(
 
 def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int = 8):
     """ΔF/F of one neuron with ``rho_rel = 1`` at every fine step, ``(n_steps,)``: entry ``k``
-    is the state at the start of step ``k`` (time ``k dt``, s), DESIGN §3.
+    is the state at the start of step ``k`` (time ``k dt``, s), the same loop as
+    :func:`jaxgeci.simulate` with ``sample_every=1``.
 
     Args:
         sensor: any :class:`jaxgeci.Sensor` (constants scalar for this neuron).
@@ -134,63 +136,43 @@ def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int 
         dt: step (s), concrete.
         method: integration method (``"accurate"`` is designed for dt = 1 ms).
     """
-    sensor.check_run(dt, method)  # at trace time: dt, the method's name, Euler stability
-    state0 = sensor.init(1)
-
-    def body(state, s):
-        out = sensor.readout(state)[0]
-        state = sensor.advance(state, s[None], dt, method=method)
-        return state, out
-
-    _, trace = jax.lax.scan(body, state0, spikes, unroll=unroll)
-    return trace
+    resolved = sensor.check_run(dt, method)  # at trace time: dt, the method's name, Euler stability
+    _, obs = driver.integrate(
+        sensor,
+        sensor.init(1),
+        driver.DenseSpikes(spikes[:, None]),
+        spikes.shape[0],
+        dt,
+        method=resolved,
+        schedule=driver.ReadEvery(1),
+        read=driver.Observe(1.0, ("dFF",)),
+        gradient=driver.Direct(),
+        unroll=unroll,
+    )
+    return obs["dFF"][:, 0]
 
 
 def unit_trace_segmented(
     sensor, spikes, dt: float, method: str = "accurate", *, segment_steps: int, warmup_steps: int, unroll: int = 2
 ):
-    """:func:`unit_trace` computed as parallel segments, for fast gradients on CPU.
-
-    The grid is cut into segments of ``segment_steps`` steps. First an exact sequential
-    forward pass (under ``stop_gradient``) records the state ``warmup_steps`` steps before each
-    segment; then every segment is re-simulated from that state over its warm-up and its own
-    steps, all segments at once (``vmap``), and the pieces are stitched. The returned *values*
-    equal the sequential trace (up to round-off); the *gradient* omits only the dependence of
-    each warm-up's initial state on the constants, whose effect decays over the warm-up
-    (``warmup_steps * dt`` s). The sequential length of the differentiated scan drops from
-    ``n_steps`` to ``segment_steps + warmup_steps``.
-    """
-    n = spikes.shape[0]
-    L, W = int(segment_steps), int(warmup_steps)
-    if L < W:
-        raise ValueError(f"segment_steps ({L}) must be >= warmup_steps ({W}).")
-    n_seg = -(-n // L)
-    padded = jnp.concatenate([jnp.zeros((W,), spikes.dtype), spikes, jnp.zeros((n_seg * L - n,), spikes.dtype)])
-    idx = np.arange(n_seg)[:, None] * L + np.arange(W + L)[None, :]
-    segs = padded[idx]
-
-    frozen = jax.lax.stop_gradient(sensor)
-
-    def body(state, s):
-        return frozen.advance(state, s[None], dt, method=method), state
-
-    state0 = frozen.init(1)
-    _, states = jax.lax.scan(body, state0, spikes, unroll=unroll)
-    starts = np.maximum(np.arange(n_seg) * L - W, 0)
-    init = jax.tree_util.tree_map(lambda a: a[starts], states)
-    # segment 0 starts W steps before t = 0: at rest (its padded spikes are zeros)
-    init = jax.tree_util.tree_map(lambda a, r: a.at[0].set(r), init, state0)
-    init = jax.lax.stop_gradient(init)
-
-    def run(st, sp):
-        def step(state, s):
-            out = sensor.readout(state)[0]
-            return sensor.advance(state, s[None], dt, method=method), out
-
-        return jax.lax.scan(step, st, sp, unroll=unroll)[1]
-
-    traces = jax.vmap(run)(init, segs)
-    return traces[:, W:].reshape(-1)[:n]
+    """:func:`unit_trace` computed as parallel segments, for fast gradients on CPU (see
+    ``jaxgeci._driver.integrate_segmented``): the values equal the sequential trace (up to
+    round-off); the gradient omits only the dependence of each warm-up's initial state on the
+    constants, whose effect decays over the warm-up (``warmup_steps * dt`` s)."""
+    resolved = sensor.check_run(dt, method)
+    obs = driver.integrate_segmented(
+        sensor,
+        sensor.init(1),
+        driver.DenseSpikes(spikes[:, None]),
+        spikes.shape[0],
+        dt,
+        method=resolved,
+        read=driver.Observe(1.0, ("dFF",)),
+        segment_steps=segment_steps,
+        warmup_steps=warmup_steps,
+        unroll=unroll,
+    )
+    return obs["dFF"][:, 0]
 
 
 def _interp(trace, times, dt):

@@ -1,10 +1,6 @@
-"""``simulate``: one jitted ``lax.scan`` over time that calls the sensor's own
-``advance``/``observe`` (the same physics as closed-loop stepping and the Scope).
-
-Structure: the read-out instants ``r_0 < r_1 < ...`` split the time grid into chunks; an
-outer scan runs over chunks and an inner scan advances the state step by step inside a chunk,
-then the state is read once. ΔF/F is therefore only computed at read steps, and
-``jax.checkpoint`` on the chunk body keeps reverse-mode memory at O(reads x neurons).
+"""``simulate``: the public entry of a simulation. It validates the inputs (before anything
+is compiled), resolves the method once, turns the inputs into a spike source, a read schedule
+and a plan, and runs the one time loop (``jaxgeci._driver.integrate``) under one ``jit``.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from . import _driver as driver
 from ._sensor import Sensor
 from ._spikes import SpikeTrains
 from ._validation import check_dt, check_int, is_concrete
@@ -149,35 +146,36 @@ def _check_leaf_shapes(sensor, n_neurons):
             )
 
 
-def _valid_counts(arr) -> bool:
-    return bool(np.all(np.isfinite(arr)) and arr.min() >= 0)
+@jax.jit
+def _counts_ok(x):
+    # one fused pass on the device: finite and non-negative (bool counts are always valid)
+    return jnp.all(jnp.isfinite(x) & (x >= 0)) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.all(x >= 0)
 
 
 def _dense_spikes(spikes):
-    if isinstance(spikes, jax.Array) and is_concrete(spikes):
-        # device array (possibly sharded over devices/hosts): validate on device, keep its placement
-        if spikes.ndim != 2:
-            raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {spikes.shape}.")
-        if spikes.dtype == bool:
-            spikes = spikes.astype(jnp.float32)
-        if not jnp.issubdtype(spikes.dtype, jnp.number):
-            raise TypeError(f"spikes must be numeric counts, got dtype {spikes.dtype}.")
-        if spikes.size and spikes.is_fully_addressable and not _valid_counts(np.asarray(spikes)):
-            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
-        return spikes
-    if is_concrete(spikes):
+    """Dense counts as a device array in their own dtype (bool stays bool: each step casts its
+    own row inside the loop), validated by one fused on-device check; never copied to host or
+    to float64 as a whole."""
+    if is_concrete(spikes) and not isinstance(spikes, jax.Array):
         arr = np.asarray(spikes)
         if arr.ndim != 2:
             raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {arr.shape}.")
-        if arr.dtype == bool:
-            arr = arr.astype(np.float32)
-        if not np.issubdtype(arr.dtype, np.number):
+        if arr.dtype != bool and not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"spikes must be numeric counts, got dtype {arr.dtype}.")
-        if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0):
-            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
-        return jnp.asarray(arr)
+        if np.iscomplexobj(arr):
+            raise TypeError(f"spikes must be real counts, got dtype {arr.dtype}.")
+        spikes = jnp.asarray(arr)
     if jnp.ndim(spikes) != 2:
         raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {jnp.shape(spikes)}.")
+    if spikes.dtype != bool and not jnp.issubdtype(spikes.dtype, jnp.number):
+        raise TypeError(f"spikes must be numeric counts, got dtype {spikes.dtype}.")
+    if jnp.issubdtype(spikes.dtype, jnp.complexfloating):
+        raise TypeError(f"spikes must be real counts, got dtype {spikes.dtype}.")
+    if is_concrete(spikes) and spikes.dtype != bool and spikes.size and spikes.is_fully_addressable:
+        with jax.ensure_compile_time_eval():  # a concrete array closed over by an outer jit
+            ok = bool(_counts_ok(spikes))
+        if not ok:
+            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
     return spikes
 
 
@@ -205,69 +203,6 @@ def _chunk_events(spk: SpikeTrains, bounds: np.ndarray):
     return local, who
 
 
-def _remat_step(step_body):
-    """Checkpoint one step inside the (already checkpointed) read-out chunk: the reverse pass
-    then keeps only the carried state per step (not every intermediate of ``advance``) and
-    recomputes the step while transposing it. Measured on the 2-core CPU (GCaMP6f, dt = 0.1 ms,
-    1 s, reads every 333 steps): value_and_grad 213 -> 144 ms at N = 1e3 and 2.44 -> 1.31 s at
-    N = 1e4 (benchmarks/gradients.py). A no-op without differentiation."""
-    return jax.checkpoint(step_body, prevent_cse=False)
-
-
-@eqx.filter_jit
-def _run(sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, width, record, checkpoint, unroll):
-    kind = inputs["kind"]
-
-    def chunk_body(state, xs):
-        if kind == "dense":
-            spikes_c = xs["spikes"]
-        elif kind == "events":
-            dtype = jnp.result_type(float)
-            spikes_c = jnp.zeros((width, n_neurons), dtype).at[xs["local"], xs["who"]].add(1.0, mode="drop")
-        else:
-            spikes_c = jnp.zeros((width, n_neurons), jnp.result_type(float))
-        ca_c = xs.get("ca")
-
-        def step_body(st, ys):
-            s, valid, ca = ys
-            new = sensor.advance(st, s, dt, ca, method=method)
-            st = jax.tree_util.tree_map(lambda a, b: jnp.where(valid, a, b), new, st)
-            return st, None
-
-        if checkpoint:
-            step_body = _remat_step(step_body)
-
-        state, _ = jax.lax.scan(step_body, state, (spikes_c, xs["valid"], ca_c), unroll=unroll)
-        obs = sensor.observe(state, rho_rel, xs.get("ca_read"))
-        return state, {k: obs[k] for k in record}
-
-    body = jax.checkpoint(chunk_body, prevent_cse=False) if checkpoint else chunk_body
-    xs = {k: v for k, v in inputs.items() if k != "kind"}
-    if kind == "dense":
-        xs["spikes"] = inputs["spikes"][inputs["idx"]] * xs["valid"][..., None]
-    if "ca_pre" in xs:
-        ca_pre = xs.pop("ca_pre")
-        xs["ca"] = ca_pre[xs["idx"]]
-        xs["ca_read"] = ca_pre[xs.pop("read_idx")]
-    xs.pop("idx", None)
-    final, obs = jax.lax.scan(body, state0, xs)
-    return final, {k: v[:-1] for k, v in obs.items()}
-
-
-# Event spikes on the regular path: a read period's dense (k, neurons) block is built at once
-# when it has <= 2**20 entries (4 MiB; measured faster up to ~3000 neurons at 333 steps); beyond that each step
-# scatters its own few events into a (neurons,) vector (measured on CPU: see benchmarks/).
-_CHUNK_DENSE_MAX = 2**20
-# Measured on the 2-core CPU (GCaMP6f and S2F jGCaMP8m, 5 Hz, k = 33 and 333 steps per read,
-# interleaved runs; benchmarks/README.md): unrolling the scan by 2 pays with the per-step event
-# table (Euler GECI 0.8-1.6 ns per neuron-step, the fastest layout from 2048 neurons on; S2F
-# 0.74-0.76 vs 1.0-1.3), but unrolling the per-period dense blocks (or dense input) was 1.3-3x
-# slower than not, except for the accurate GECI step from ~2e4 neurons on (3.1-3.7 vs 4.1-5.1).
-_UNROLL2_MIN_NEURONS = 2048  # Euler: per-step event table (unrolled by 2) from here on
-_UNROLL2_MIN_NEURONS_ACCURATE = 20_000  # any layout unrolled by 2 from here on
-_PER_STEP_EVENTS = None  # None: choose by size; True/False force a layout (benchmarks)
-
-
 def _step_events(spk: SpikeTrains, n_steps: int):
     """Per-step padded neuron lists ``(n_steps, width)`` (pad = ``n_neurons``, dropped), or
     ``None`` when spikes bunch so much that the padded table would dwarf the event list."""
@@ -291,75 +226,20 @@ def _step_events(spk: SpikeTrains, n_steps: int):
 
 
 @eqx.filter_jit
-def _run_regular(
-    sensor, state0, inputs, rho_rel, *, dt, method, n_neurons, k, n_full, tail, record, checkpoint, unroll
-):
-    """Reads every ``k`` steps from step 0: no per-step masks, no gathers. ``n_full`` chunks of
-    exactly ``k`` steps each end in a read; ``tail`` (1..k) steps end the run unread."""
-    kind = inputs["kind"]
-    dtype = jnp.result_type(float)
-    split = n_full * k
-
-    def cut(x):  # (T, ...) -> (n_full, k, ...), (tail, ...)
-        return x[:split].reshape((n_full, k) + x.shape[1:]), x[split:]
-
-    main, rest = {}, {}
-    if kind == "dense":
-        main["spikes"], rest["spikes"] = cut(inputs["spikes"])
-    elif kind == "steps":
-        main["who"], rest["who"] = cut(inputs["who"])
-    elif kind == "events":  # per read period: (n_full + 1, width) local steps and neurons
-        main["local"], main["cwho"] = inputs["local"][:n_full], inputs["who"][:n_full]
-    if "ca_pre" in inputs:
-        ca = inputs["ca_pre"]
-        main["ca"], rest["ca"] = cut(ca)
-        main["ca_read"] = ca[k : split + 1 : k]
-
-    def spikes_of(ys):
-        if "spikes" in ys:
-            return ys["spikes"]
-        if kind == "steps":
-            return jnp.zeros((n_neurons,), dtype).at[ys["who"]].add(1.0, mode="drop")
-        return jnp.zeros((n_neurons,), dtype)
-
-    def step_body(st, ys):
-        return sensor.advance(st, spikes_of(ys), dt, ys.get("ca"), method=method), None
-
-    if checkpoint:
-        step_body = _remat_step(step_body)
-
-    def dense_chunk(local, cwho, length):
-        return jnp.zeros((length, n_neurons), dtype).at[local, cwho].add(1.0, mode="drop")
-
-    def chunk_body(state, xs):
-        ys = {key: v for key, v in xs.items() if key not in ("ca_read", "local", "cwho")}
-        if "local" in xs:
-            ys["spikes"] = dense_chunk(xs["local"], xs["cwho"], k)
-        if ys:
-            state, _ = jax.lax.scan(step_body, state, ys, unroll=unroll)
-        else:
-            state, _ = jax.lax.scan(lambda st, _: step_body(st, {}), state, None, length=k, unroll=unroll)
-        obs = sensor.observe(state, rho_rel, xs.get("ca_read"))
-        return state, {key: obs[key] for key in record}
-
-    body = jax.checkpoint(chunk_body, prevent_cse=False) if checkpoint else chunk_body
-    obs0 = sensor.observe(state0, rho_rel, inputs["ca_pre"][0] if "ca_pre" in inputs else None)
-    obs0 = {key: obs0[key] for key in record}
-    if n_full:
-        if main:
-            state, obs = jax.lax.scan(body, state0, main)
-        else:
-            state, obs = jax.lax.scan(lambda st, _: body(st, {}), state0, None, length=n_full)
-        obs = {key: jnp.concatenate([obs0[key][None], obs[key]]) for key in record}
-    else:
-        state, obs = state0, {key: obs0[key][None] for key in record}
-    if kind == "events":
-        rest["spikes"] = dense_chunk(inputs["local"][n_full], inputs["who"][n_full], tail)
-    if rest:
-        final, _ = jax.lax.scan(step_body, state, rest, unroll=unroll)
-    else:
-        final, _ = jax.lax.scan(lambda st, _: step_body(st, {}), state, None, length=tail, unroll=unroll)
-    return final, obs
+def _run(sensor, state0, source, ca, read, *, n_steps, dt, method, schedule, gradient, unroll):
+    return driver.integrate(
+        sensor,
+        state0,
+        source,
+        n_steps,
+        dt,
+        method=method,
+        schedule=schedule,
+        read=read,
+        ca=ca,
+        gradient=gradient,
+        unroll=unroll,
+    )
 
 
 def simulate(
@@ -379,6 +259,7 @@ def simulate(
     record: tuple[str, ...] | None = None,
     checkpoint: bool = True,
     unroll: int = 1,
+    plan: driver.Plan | None = None,
 ) -> SimulationResult:
     """Simulate a sensor population driven by spikes (and/or pre-existing Ca).
 
@@ -401,10 +282,11 @@ def simulate(
         state0: initial state (default ``sensor.init(neurons)``, at rest).
         record: which traces to keep (default all the sensor has; ``("dFF",)`` saves memory).
         checkpoint: rematerialise each read-out chunk in reverse mode (bounded memory).
-        unroll: unroll factor of the inner scan (performance knob; with regular reads at
-            least 2 is used where that measured faster on CPU: with the per-step event table
-            (Euler from 2048 neurons on, any method above 2**20 events slots per read period)
-            and from 2e4 neurons on).
+        unroll: minimum unroll factor of the inner scan (performance knob; with regular
+            reads at least 2 is used where that measured faster on CPU, see
+            ``jaxgeci._driver.plan_run``).
+        plan: force a loop layout (``jaxgeci._driver.Plan``; default: ``plan_run``'s choice
+            from the sizes). Results do not depend on it.
 
     Returns:
         :class:`SimulationResult` with traces ``(n_read, neurons)``; row ``m`` is the state at
@@ -485,85 +367,43 @@ def simulate(
         state0 = sensor.init(N)
     rho_rel = jnp.asarray(rho_rel, dtype=float)
 
-    k_reg = int(reads[1] - reads[0]) if reads.size > 1 else T
-    regular = reads[0] == 0 and k_reg >= 1 and np.all(np.diff(reads) == k_reg) and reads[-1] < T <= reads[-1] + k_reg
-    euler = resolved == "euler"
-    if _PER_STEP_EVENTS is not None:
-        per_step = _PER_STEP_EVENTS
-    else:
-        per_step = k_reg * N > _CHUNK_DENSE_MAX or (euler and N >= _UNROLL2_MIN_NEURONS)
-    who = _step_events(spikes, T) if regular and kind == "events" and per_step else None
-    fast_unroll = 2 if who is not None or N >= _UNROLL2_MIN_NEURONS_ACCURATE else 1
-    if regular:
-        # Fast path (regular reads from step 0, e.g. sample_every/sample_period): the scan
-        # runs over whole read periods of k steps, without per-step masks or gathers, and
-        # event spikes are scattered per step from a small padded table (never densified).
-        inputs = {"kind": "steps" if who is not None else kind}
-        if kind == "dense":
-            inputs["spikes"] = jnp.asarray(spikes, dtype=float)
-        elif who is not None:
-            inputs["who"] = jnp.asarray(who)
-        elif kind == "events":
-            local, cwho = _chunk_events(spikes, np.concatenate([reads, [T]]).astype(np.int64))
-            inputs["local"], inputs["who"] = jnp.asarray(local), jnp.asarray(cwho)
-        if sensor.needs_ca_input:
-            inputs["ca_pre"] = jnp.asarray(ca_pre, dtype=float)
-        n_full = reads.size - 1
-        final, obs = _run_regular(
-            sensor,
-            state0,
-            inputs,
-            rho_rel,
-            dt=dt,
-            method=resolved,
-            n_neurons=N,
-            k=k_reg,
-            n_full=n_full,
-            tail=T - n_full * k_reg,
-            record=record,
-            checkpoint=checkpoint,
-            # at least 2 where measured faster (see _UNROLL2_MIN_NEURONS); results are unchanged
-            unroll=max(unroll, fast_unroll),
+    schedule = driver.regular_or_at(reads, T)
+    regular = isinstance(schedule, driver.ReadEvery)
+    period = schedule.k if regular else schedule.width
+    auto = plan is None
+    if auto:
+        plan = driver.plan_run(
+            spikes=kind, n_neurons=N, period_steps=period, method=resolved, regular=regular, unroll=unroll
         )
-        steps = jnp.asarray(reads)
-        return SimulationResult(
-            t=steps * dt, steps=steps, dFF=obs["dFF"], traces=obs, final_state=final, dt=dt, sample_rate_hz=rate
-        )
-
-    bounds = np.concatenate([[0], reads, [T]]).astype(np.int64)
-    lengths = np.diff(bounds)
-    width = max(1, int(lengths.max()))
-    j = np.arange(width)
-    valid = j[None, :] < lengths[:, None]
-    idx = np.minimum(bounds[:-1, None] + j[None, :], T - 1).astype(np.int32)
-
-    inputs: dict = {"kind": kind, "valid": jnp.asarray(valid)}
     if kind == "dense":
-        inputs["spikes"] = jnp.asarray(spikes, dtype=float)
-        inputs["idx"] = jnp.asarray(idx)
-    elif kind == "events":
-        local, who = _chunk_events(spikes, bounds)
-        inputs["local"] = jnp.asarray(local)
-        inputs["who"] = jnp.asarray(who)
-    if sensor.needs_ca_input:
-        inputs["ca_pre"] = jnp.asarray(ca_pre, dtype=float)
-        inputs.setdefault("idx", jnp.asarray(idx))
-        inputs["read_idx"] = jnp.asarray(np.concatenate([reads, [T - 1]]).astype(np.int32))
-    if kind != "dense" and not sensor.needs_ca_input:
-        inputs.pop("idx", None)
-
+        source = driver.DenseSpikes(spikes)
+    elif kind == "none":
+        source = driver.NoSpikes(N)
+    else:
+        who = _step_events(spikes, T) if plan.layout == "steps" else None
+        if who is None and plan.layout == "steps" and auto:  # bunched spikes: period blocks
+            plan = driver.plan_run(
+                spikes="dense", n_neurons=N, period_steps=period, method=resolved, regular=regular, unroll=unroll
+            )
+        if who is not None:
+            source = driver.StepEvents(jnp.asarray(who), N)
+        else:
+            bounds = np.concatenate([reads, [T]]) if regular else np.concatenate([[0], reads, [T]])
+            local, cwho = _chunk_events(spikes, bounds.astype(np.int64))
+            source = driver.PeriodEvents(jnp.asarray(local), jnp.asarray(cwho), N)
+    ca = driver.CaInput(jnp.asarray(ca_pre, dtype=float)) if sensor.needs_ca_input else None
     final, obs = _run(
         sensor,
         state0,
-        inputs,
-        rho_rel,
+        source,
+        ca,
+        driver.Observe(rho_rel, record),
+        n_steps=T,
         dt=dt,
         method=resolved,
-        n_neurons=N,
-        width=width,
-        record=record,
-        checkpoint=checkpoint,
-        unroll=unroll,
+        schedule=schedule,
+        gradient=driver.Checkpointed() if checkpoint else driver.Direct(),
+        unroll=plan.unroll,
     )
     steps = jnp.asarray(reads)
     return SimulationResult(

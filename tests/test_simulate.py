@@ -106,12 +106,12 @@ def test_event_lists_equal_dense_and_counts_add(x64):
 
 @pytest.mark.parametrize("layout", [None, True, False])
 @pytest.mark.parametrize("pattern", ["poisson", "synchronous"])
-def test_event_layouts_equal_dense(pattern, layout, x64, monkeypatch):
+def test_event_layouts_equal_dense(pattern, layout, x64):
     """Every internal layout of event spikes (per-step table, per-period dense blocks, and the
     automatic choice, which falls back to blocks for synchronous bursts) gives the dense result."""
     from jaxgeci import _simulate
 
-    monkeypatch.setattr(_simulate, "_PER_STEP_EVENTS", layout)
+    plan = None if layout is None else jg._driver.Plan(layout="steps" if layout else "periods")
     s = jg.gcamp6f()
     dt, T, N = 1e-4, 1200, 100
     dense = _poisson(T, N, 50.0, dt, seed=5)
@@ -121,7 +121,7 @@ def test_event_layouts_equal_dense(pattern, layout, x64, monkeypatch):
     # the forced per-step layout falls back to period blocks exactly for the bunched pattern
     assert (_simulate._step_events(ev, T) is None) == (pattern == "synchronous")
     a = jg.simulate(s, dense, dt, sample_every=37)
-    b = jg.simulate(s, ev, dt, sample_every=37)
+    b = jg.simulate(s, ev, dt, sample_every=37, plan=plan)
     # same float64 arithmetic on the same counts; only the order of adding zeros differs
     np.testing.assert_allclose(np.asarray(b.dFF), np.asarray(a.dFF), rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(b.final_state.Ca), np.asarray(a.final_state.Ca), rtol=1e-12, atol=0)
@@ -132,18 +132,15 @@ def test_size_dependent_unroll_keeps_results(method, n, x64):
     """The sizes at which simulate switches to per-step event tables and an unrolled scan
     (Euler from 2048 neurons, accurate from 2e4) give the results of the plain layout
     (unroll 1): the same float64 arithmetic per step."""
-    from jaxgeci import _simulate
+    from jaxgeci import _driver
 
     s = jg.gcamp6f()
     dt, T = (1e-4, 200) if method == "cleo" else (1e-3, 60)
     ev = jg.SpikeTrains.from_dense(_poisson(T, n, 50.0, dt, seed=7))
+    auto = _driver.plan_run(spikes="events", n_neurons=n, period_steps=33, method=s.check_run(dt, method), regular=True)
+    assert auto.unroll == 2  # the sizes at which the plan switches to an unrolled scan
     fast = jg.simulate(s, ev, dt, sample_every=33, method=method)
-    old = (_simulate._UNROLL2_MIN_NEURONS, _simulate._UNROLL2_MIN_NEURONS_ACCURATE)
-    try:
-        _simulate._UNROLL2_MIN_NEURONS = _simulate._UNROLL2_MIN_NEURONS_ACCURATE = 10**9
-        plain = jg.simulate(s, ev, dt, sample_every=33, method=method)
-    finally:
-        _simulate._UNROLL2_MIN_NEURONS, _simulate._UNROLL2_MIN_NEURONS_ACCURATE = old
+    plain = jg.simulate(s, ev, dt, sample_every=33, method=method, plan=_driver.Plan(layout="periods", unroll=1))
     np.testing.assert_allclose(np.asarray(fast.dFF), np.asarray(plain.dFF), rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(fast.final_state.Ca), np.asarray(plain.final_state.Ca), rtol=1e-12, atol=0)
 
