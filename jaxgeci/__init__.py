@@ -112,3 +112,16 @@ from ._targeting import (
     PlaneMask as PlaneMask,
     target_neurons_in_plane as target_neurons_in_plane,
 )
+
+
+# isort: split
+# Measurement: photons, noise, neuropil, bleaching, drift
+from ._noise import (
+    CleoGaussianNoise as CleoGaussianNoise,
+    gaussian_log_density as gaussian_log_density,
+    NoiseModel as NoiseModel,
+    photon_moments as photon_moments,
+    photon_sample as photon_sample,
+    PhotonGaussianNoise as PhotonGaussianNoise,
+    PhotonNoise as PhotonNoise,
+)
