@@ -125,3 +125,11 @@ from ._noise import (
     PhotonGaussianNoise as PhotonGaussianNoise,
     PhotonNoise as PhotonNoise,
 )
+
+# Spike inference
+from ._infer import (
+    DEFAULT_PENALTY as DEFAULT_PENALTY,
+    estimate_noise_std as estimate_noise_std,
+    infer_spikes as infer_spikes,
+    SpikeInference as SpikeInference,
+)

@@ -1,0 +1,292 @@
+"""Spike inference on ground-truth cells: jaxgeci.infer_spikes vs OASIS AR(1)/AR(2), Cascade's score.
+
+    python benchmarks/inference.py [--data DIR] [--results fitting/results] [--out benchmarks/results/inference.json]
+
+Every cell is scored in two conditions: (a) its native frame rate and noise; (b) ΔF/F resampled to
+30 Hz (``scipy.signal.resample``) plus Gaussian noise whose std scales per frame with
+``sqrt(|ΔF/F + 1|)`` (normalised to median 1), raised until ``nu = 100 median|Δ ΔF/F| / sqrt(rate)``
+reaches 8 (%·s^-1/2); one draw per cell, seeded by the file name. OASIS (``deconvolve(y,
+penalty=1)``, ``g=(None,)`` and ``g=(None, None)``) runs on the same inputs in the same run.
+
+Score (Cascade's): bins of 1/30 s from 2 s after the first frame to the last frame; predicted
+counts per bin = the sum of ``rate * Δ`` over the frames in the bin; true counts = spikes per
+bin; both smoothed by a Gaussian of sigma = 0.05 s; Pearson r, no shift search. Also the error
+``sum|d| / sum(truth)`` and bias ``sum(d) / sum(truth)`` (``d`` = smoothed prediction - smoothed
+truth; meaningful for jaxgeci's absolute rates only), single-spike detection and wall time.
+
+The constants are the committed fits (``fitting/results``), selected per cell by its dataset;
+the lag is the median fitted lag of the *other* cells of the set. The inference settings are the
+library defaults, fixed before any scoring. Ground truth is read only to score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import machine, save  # noqa: E402
+
+
+INDICATORS = ("GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s")
+METHODS = ("jaxgeci", "oasis_ar1", "oasis_ar2")
+NU_TARGET = 8.0
+SCORE_RATE_HZ = 30.0
+SMOOTH_S = 0.05
+
+
+def noise_level(dff, frame_rate_hz) -> float:
+    """Cascade's noise level nu = 100 median|Δ ΔF/F| / sqrt(frame rate) (%·s^-1/2)."""
+    return float(100.0 * np.median(np.abs(np.diff(dff))) / np.sqrt(frame_rate_hz))
+
+
+def high_noise(t, dff, name, *, rate_hz=SCORE_RATE_HZ, nu=NU_TARGET):
+    """Condition (b): resample to ``rate_hz`` and add shaped Gaussian noise up to ``nu``."""
+    from scipy.signal import resample
+
+    n = int(round((t[-1] - t[0] + np.median(np.diff(t))) * rate_hz))
+    y = resample(dff, n)
+    t30 = t[0] + np.arange(n) / rate_hz
+    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    z = np.random.default_rng(seed).standard_normal(n)
+    shape = np.sqrt(np.abs(y + 1.0))
+    shape = shape / np.median(shape)
+    if noise_level(y, rate_hz) >= nu:
+        return t30, y
+    lo, hi = 0.0, 1.0
+    while noise_level(y + hi * shape * z, rate_hz) < nu:
+        hi *= 2.0
+    for _ in range(60):  # bisection on the noise amplitude (nu is monotone in it)
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if noise_level(y + mid * shape * z, rate_hz) < nu else (lo, mid)
+    return t30, y + hi * shape * z
+
+
+def _smooth(x, bin_s):
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(np.asarray(x, dtype=float), SMOOTH_S / bin_s, mode="constant")
+
+
+def cascade_score(t, rate, spike_times, period):
+    """Cascade's r, error and bias (module docstring)."""
+    edges = np.arange(t[0] + 2.0, t[-1] + 1e-12, 1.0 / SCORE_RATE_HZ)
+    pred = np.histogram(t, bins=edges, weights=np.asarray(rate) * period)[0]
+    true = np.histogram(spike_times, bins=edges)[0]
+    ps, ts = _smooth(pred, 1 / SCORE_RATE_HZ), _smooth(true, 1 / SCORE_RATE_HZ)
+    d = ps - ts
+    r = float(np.corrcoef(ps, ts)[0, 1]) if ps.std() > 0 else float("nan")
+    return {"r": r, "error": float(np.abs(d).sum() / ts.sum()), "bias": float(d.sum() / ts.sum())}
+
+
+def single_spikes(t, counts, spike_times, *, isolation_s=1.0):
+    """Isolated spikes (no other within ±isolation_s): 'found' when at least half of the
+    predicted spike mass in the ±isolation_s window lies within ±1 frame of the spike;
+    precision = the mass within ±1 frame over the mass in the windows (both scale-free)."""
+    s = np.asarray(spike_times)
+    prev = np.concatenate([[-np.inf], s[:-1]])
+    nxt = np.concatenate([s[1:], [np.inf]])
+    iso = s[(s - prev > isolation_s) & (nxt - s > isolation_s) & (s > t[0] + 2.0) & (s < t[-1] - isolation_s)]
+    found, near_mass, win_mass = 0, 0.0, 0.0
+    for ts in iso:
+        j = int(np.argmin(np.abs(t - ts)))
+        near = counts[max(j - 1, 0) : j + 2].sum()
+        win = counts[(t >= ts - isolation_s) & (t <= ts + isolation_s)].sum()
+        near_mass += near
+        win_mass += win
+        found += bool(win > 0 and near >= 0.5 * win)
+    return {
+        "n_isolated": int(iso.size),
+        "recall": found / iso.size if iso.size else float("nan"),
+        "precision": near_mass / win_mass if win_mass > 0 else float("nan"),
+    }
+
+
+def run_oasis(y, ar):
+    from oasis.functions import deconvolve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = deconvolve(np.asarray(y, dtype=np.float64), g=(None,) * ar, penalty=1)
+    return np.asarray(res.s, dtype=float)
+
+
+def cell_params(results_dir, rec):
+    import jaxgeci
+
+    path = os.path.join(results_dir, f"{rec.indicator}.json")
+    set_name, pset = jaxgeci.select_parameter_set(path, rec.dataset)
+    sensor = jaxgeci.sensor_from_results(path, set_name=set_name)
+    others = [c["lag_s"] for n, c in pset.get("cells", {}).items() if n != rec.name]
+    lag = float(np.median(others)) if others else 0.0
+    return sensor, set_name, pset["model"], lag
+
+
+def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jaxgeci
+
+    files = sorted(f for ind in indicators for f in glob.glob(os.path.join(data, f"{ind}_*.npz")))[:limit]
+    if not files:
+        raise SystemExit(f"no recordings found in {data!r}")
+    rows = []
+    for f in files:
+        rec = jaxgeci.load_recording(f)
+        sensor, set_name, model, lag = cell_params(results_dir, rec)
+        for cond in ("native", "30Hz_nu8"):
+            if cond == "native":
+                t, y = rec.t_frames, rec.dff
+            else:
+                t, y = high_noise(rec.t_frames, rec.dff, rec.name)
+            period = float(np.median(np.diff(t)))
+            minutes = (t[-1] - t[0]) / 60.0
+            row = {"cell": rec.name, "indicator": rec.indicator, "condition": cond, "set": set_name, "model": model}
+            row["frame_rate_hz"] = 1.0 / period
+            row["nu"] = noise_level(y, 1.0 / period)
+            row["lag_s"] = lag
+            jaxgeci.infer_spikes(sensor, y, t, lag_s=lag)  # warm-up (compile for this shape)
+            t0 = time.perf_counter()
+            res = jaxgeci.infer_spikes(sensor, y, t, lag_s=lag)
+            wall = time.perf_counter() - t0
+            rates = {"jaxgeci": res.rate}
+            walls = {"jaxgeci": wall / minutes}
+            row["converged"] = bool(res.converged)
+            row["n_iter"] = int(res.n_iter)
+            row["n_spikes_inferred"] = float(res.n_spikes)
+            for ar in (1, 2):
+                t0 = time.perf_counter()
+                s = run_oasis(y, ar)
+                walls[f"oasis_ar{ar}"] = (time.perf_counter() - t0) / minutes
+                rates[f"oasis_ar{ar}"] = s / period
+            st = rec.spike_times
+            row["n_spikes_true"] = int(np.sum((st >= t[0]) & (st <= t[-1])))
+            for m in METHODS:
+                row[m] = {
+                    **cascade_score(t, rates[m], st, period),
+                    **single_spikes(t, rates[m] * period, st),
+                    "wall_s_per_roi_min": walls[m],
+                }
+            rows.append(row)
+            print(
+                f"{rec.name:44s} {cond:9s} nu={row['nu']:5.2f} "
+                + " ".join(f"{m}={row[m]['r']:.3f}" for m in METHODS)
+                + f" it={row['n_iter']} conv={row['converged']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = summarise(rows)
+    doc = {
+        "machine": machine(),
+        "constants": "in-sample (committed fitting/results; lag: median of the other cells of the set)",
+        "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
+        "summary": summary,
+        "cells": rows,
+    }
+    save(out, doc)
+    print(render_table(summary))
+    if figure:
+        plot(summary, rows, figure)
+    return doc
+
+
+def summarise(rows):
+    out = {}
+    for cond in ("native", "30Hz_nu8"):
+        out[cond] = {}
+        for ind in INDICATORS:
+            sel = [r for r in rows if r["condition"] == cond and r["indicator"] == ind]
+            if not sel:
+                continue
+            e = {"n_cells": len(sel)}
+            for m in METHODS:
+                e[m] = {
+                    k: float(np.median([r[m][k] for r in sel]))
+                    for k in ("r", "error", "bias", "precision", "recall", "wall_s_per_roi_min")
+                }
+            out[cond][ind] = e
+        gains = []
+        wins = []
+        for ind, e in out[cond].items():
+            best = max(e["oasis_ar1"]["r"], e["oasis_ar2"]["r"])
+            g = e["jaxgeci"]["r"] - best
+            e["gain_vs_best_oasis"] = g
+            e["no_regression"] = g >= -0.01
+            e["clear_win"] = g >= min(0.03, (1 - best) / 3)
+            gains.append(g)
+            wins.append(ind if e["clear_win"] else None)
+        out[cond]["_targets"] = {
+            "mean_gain": float(np.mean(gains)) if gains else float("nan"),
+            "no_regression_everywhere": all(out[cond][i]["no_regression"] for i in out[cond] if not i.startswith("_")),
+            "clear_wins": [w for w in wins if w],
+        }
+    return out
+
+
+def render_table(summary) -> str:
+    lines = []
+    for cond, label in (("native", "native rate and noise"), ("30Hz_nu8", "30 Hz, ν = 8")):
+        s = summary.get(cond, {})
+        inds = [i for i in INDICATORS if i in s]
+        lines.append(f"\n{label}: median r, jaxgeci / OASIS AR(1) / AR(2)\n")
+        lines.append("| | " + " | ".join(inds) + " |")
+        lines.append("|---|" + "---|" * len(inds))
+        for m in METHODS:
+            lines.append(f"| {m} | " + " | ".join(f"{s[i][m]['r']:.2f}" for i in inds) + " |")
+        lines.append("| gain vs best OASIS | " + " | ".join(f"{s[i]['gain_vs_best_oasis']:+.2f}" for i in inds) + " |")
+        tg = s.get("_targets", {})
+        lines.append(
+            f"\nmean gain {tg.get('mean_gain', float('nan')):+.3f}; "
+            f"no regression: {tg.get('no_regression_everywhere')}; "
+            f"clear wins: {', '.join(tg.get('clear_wins', [])) or 'none'}"
+        )
+    return "\n".join(lines)
+
+
+def plot(summary, rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    colors = {"jaxgeci": "C3", "oasis_ar1": "C0", "oasis_ar2": "C2"}
+    for ax, (cond, label) in zip(axes, (("native", "native rate and noise"), ("30Hz_nu8", "30 Hz, ν = 8"))):
+        inds = [i for i in INDICATORS if i in summary.get(cond, {})]
+        for k, m in enumerate(METHODS):
+            x = np.arange(len(inds)) + (k - 1) * 0.25
+            for xi, ind in zip(x, inds):
+                cells = [r[m]["r"] for r in rows if r["condition"] == cond and r["indicator"] == ind]
+                ax.plot([xi] * len(cells), cells, ".", color=colors[m], alpha=0.5, ms=5)
+            ax.bar(x, [summary[cond][i][m]["r"] for i in inds], 0.25, color=colors[m], alpha=0.35, label=m)
+        ax.set_xticks(np.arange(len(inds)), inds, rotation=30)
+        ax.set_title(label)
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("Cascade score: Pearson r (bars: median; dots: cells)")
+    axes[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "ground_truth"))
+    ap.add_argument("--results", default=os.path.join(here, "..", "fitting", "results"))
+    ap.add_argument("--out", default=os.path.join(here, "results", "inference.json"))
+    ap.add_argument("--figure", default=os.path.join(here, "results", "inference.png"))
+    ap.add_argument("--indicators", default=",".join(INDICATORS))
+    ap.add_argument("--limit", type=int, default=None, help="only the first N files (development)")
+    a = ap.parse_args()
+    main(a.data, a.results, a.out, indicators=a.indicators.split(","), limit=a.limit, figure=a.figure)
