@@ -86,16 +86,19 @@ class Recording:
         return rec.validated(burn_in_s=burn_in_s)
 
     @classmethod
-    def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
+    def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S, read_spikes: bool = True) -> Recording:
         """Load a DESIGN §7 ``.npz`` file (``t_frames``, ``dff``, ``spike_times``, scalar
-        metadata). Raises ``ValueError`` naming the file for missing keys or bad data."""
+        metadata). Raises ``ValueError`` naming the file for missing keys or bad data.
+
+        ``read_spikes=False`` never reads ``spike_times`` (it may be absent; the recording gets none),
+        for spike inference on recordings without electrophysiology."""
         path = os.fspath(path)
         try:
             d = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise ValueError(f"could not read recording {path!r}: {e}") from None
         with d:
-            missing = [k for k in ("t_frames", "dff", "spike_times") if k not in d.files]
+            missing = [k for k in ("t_frames", "dff") + (("spike_times",) if read_spikes else ()) if k not in d.files]
             if missing:
                 raise ValueError(
                     f"recording {path!r} lacks {missing}; the format (DESIGN §7) needs t_frames (s), "
@@ -114,7 +117,7 @@ class Recording:
                 return cls.create(
                     d["t_frames"],
                     d["dff"],
-                    d["spike_times"],
+                    d["spike_times"] if read_spikes else np.zeros(0),
                     None if fr is None else float(fr),
                     indicator=str(meta.pop("indicator", "")),
                     dataset=str(meta.pop("dataset", "")),
@@ -237,6 +240,6 @@ class Recording:
         ).validated(burn_in_s=0.0)
 
 
-def load_recording(path, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
+def load_recording(path, *, burn_in_s: float = DEFAULT_BURN_IN_S, read_spikes: bool = True) -> Recording:
     """Load and validate one recording ``.npz`` (DESIGN §7); see :meth:`Recording.from_npz`."""
-    return Recording.from_npz(path, burn_in_s=burn_in_s)
+    return Recording.from_npz(path, burn_in_s=burn_in_s, read_spikes=read_spikes)
