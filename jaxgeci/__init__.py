@@ -66,16 +66,14 @@ from ._fit import (
     sensor_constants as sensor_constants,
 )
 from ._fit_plot import plot_evaluation as plot_evaluation
+from ._models import get_model as get_model, MODELS as MODELS, ModelSpec as ModelSpec, register_model as register_model
 from ._neo import scope_to_neo as scope_to_neo
 from ._project import make_batch as make_batch, RecordingBatch as RecordingBatch, unit_trace as unit_trace
 from ._recording import load_recording as load_recording, Recording as Recording
 from ._results import (
-    get_model as get_model,
+    check_results as check_results,
     load_results as load_results,
-    MODELS as MODELS,
-    ModelSpec as ModelSpec,
     parameter_set as parameter_set,
-    register_model as register_model,
     select_parameter_set as select_parameter_set,
     sensor_from_results as sensor_from_results,
     write_results as write_results,
@@ -116,6 +114,7 @@ from ._targeting import (
 
 # isort: split
 # Measurement: photons, noise, neuropil, bleaching, drift
+from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for
 from ._noise import (
     CleoGaussianNoise as CleoGaussianNoise,
     gaussian_log_density as gaussian_log_density,
@@ -126,6 +125,8 @@ from ._noise import (
     PhotonNoise as PhotonNoise,
 )
 
+
+# isort: split
 # Spike inference
 from ._infer import (
     DEFAULT_PENALTY as DEFAULT_PENALTY,

@@ -43,7 +43,7 @@ from ._project import (
     unit_trace,
     unit_trace_segmented,
 )
-from ._recording import DEFAULT_BURN_IN_S
+from ._recording import check_scorable, DEFAULT_BURN_IN_S, warn_other_indicator as _warn_other_indicator
 from ._sensor import METHODS, Sensor
 from ._validation import check_int, check_number
 
@@ -496,6 +496,8 @@ def fit(
     cfg = dataclasses.replace(cfg, per_cell=tuple(per_cell))
     sensor.check_run(cfg.dt, cfg.method)  # e.g. an unstable Euler step, before anything runs
     recs = list(recordings)
+    for r in recs:  # a flat dff has no EV: refuse before compiling (its loss froze at ~2e19)
+        check_scorable(r, cfg.burn_in_s)
     t_start = time.perf_counter()
     batch = make_batch(
         recs, cfg.dt, burn_in_s=cfg.burn_in_s, max_lag_s=cfg.max_lag_s, isolated_weight=cfg.isolated_weight
@@ -615,6 +617,8 @@ def evaluate(
     out = []
     lags = jnp.asarray(lag_grid(max_lag_s, lag_step_s), dtype=float)
     for rec in recordings:
+        check_scorable(rec, burn_in_s)  # a flat dff's EV would be -inf or NaN
+        _warn_other_indicator(sensor, rec)
         b = make_batch([rec], dt, burn_in_s=burn_in_s, max_lag_s=max_lag_s)
         # without its (static) name, recordings of equal length share one compiled evaluation
         proj, model = _evaluate_one(sensor, dataclasses.replace(b, names=()), lags, method)

@@ -1,9 +1,9 @@
-"""Recorded ΔF/F traces with simultaneously recorded spikes (DESIGN §7).
+"""Recorded ΔF/F traces with simultaneously recorded spikes.
 
 One recording = frame times ``t_frames`` (s), ``dff`` (ΔF/F, a fraction), spike times
 ``spike_times`` (s, same clock as the frames) and scalar metadata (``indicator``,
-``frame_rate_hz``, ``dataset``, ...). :func:`load_recording` reads the ``.npz`` format of
-``../shared/data/ground_truth/`` and validates it.
+``frame_rate_hz``, ``dataset``, ...). :func:`load_recording` reads the ``.npz`` format (one
+array per field) and validates it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -23,6 +24,31 @@ DEFAULT_BURN_IN_S = 2.0
 
 MIN_EVAL_FRAMES = 10
 """A recording needs at least this many frames after the burn-in."""
+
+
+def _read_npz(path: str) -> dict:
+    """Every array of the ``.npz`` at ``path``, read now, so that a truncated or corrupt archive
+    fails here with the file's name (not later inside numpy or zipfile)."""
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError(f"recording {path!r} {what} (expected a .npz file).")
+    try:
+        d = np.load(path, allow_pickle=False)
+    except Exception as e:  # BadZipFile, EOFError, OSError, or not numpy data at all
+        raise ValueError(
+            f"could not read recording {path!r}: not a readable .npz archive ({type(e).__name__}: {e}); "
+            "the file may be truncated or of another format."
+        ) from None
+    if not isinstance(d, np.lib.npyio.NpzFile):
+        raise ValueError(f"recording {path!r} holds one array (.npy), not the named arrays of a .npz archive.")
+    try:
+        with d:
+            return {k: d[k] for k in d.files}
+    except Exception as e:  # a truncated member: BadZipFile, zlib.error, EOFError, ...
+        raise ValueError(
+            f"could not read recording {path!r}: not a readable .npz archive ({type(e).__name__}: {e}); "
+            "the file may be truncated or of another format."
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,46 +113,35 @@ class Recording:
 
     @classmethod
     def from_npz(cls, path, *, burn_in_s: float = DEFAULT_BURN_IN_S, read_spikes: bool = True) -> Recording:
-        """Load a DESIGN §7 ``.npz`` file (``t_frames``, ``dff``, ``spike_times``, scalar
+        """Load a recording ``.npz`` file (``t_frames``, ``dff``, ``spike_times``, scalar
         metadata). Raises ``ValueError`` naming the file for missing keys or bad data.
 
         ``read_spikes=False`` never reads ``spike_times`` (it may be absent; the recording gets none),
         for spike inference on recordings without electrophysiology."""
         path = os.fspath(path)
+        d = _read_npz(path)
+        missing = [k for k in ("t_frames", "dff") + (("spike_times",) if read_spikes else ()) if k not in d]
+        if missing:
+            raise ValueError(
+                f"recording {path!r} lacks {missing}; the format needs t_frames (s), dff (ΔF/F) and spike_times (s)."
+            )
+        meta = {k: v.item() for k, v in d.items() if k not in ("t_frames", "dff", "spike_times") and v.ndim == 0}
+        fr = meta.pop("frame_rate_hz", None)
+        name = os.path.splitext(os.path.basename(path))[0]
         try:
-            d = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"could not read recording {path!r}: {e}") from None
-        with d:
-            missing = [k for k in ("t_frames", "dff") + (("spike_times",) if read_spikes else ()) if k not in d.files]
-            if missing:
-                raise ValueError(
-                    f"recording {path!r} lacks {missing}; the format (DESIGN §7) needs t_frames (s), "
-                    "dff (ΔF/F) and spike_times (s)."
-                )
-            meta = {}
-            for k in d.files:
-                if k in ("t_frames", "dff", "spike_times"):
-                    continue
-                v = d[k]
-                if v.ndim == 0:
-                    meta[k] = v.item()
-            fr = meta.pop("frame_rate_hz", None)
-            name = os.path.splitext(os.path.basename(path))[0]
-            try:
-                return cls.create(
-                    d["t_frames"],
-                    d["dff"],
-                    d["spike_times"] if read_spikes else np.zeros(0),
-                    None if fr is None else float(fr),
-                    indicator=str(meta.pop("indicator", "")),
-                    dataset=str(meta.pop("dataset", "")),
-                    name=name,
-                    metadata=meta,
-                    burn_in_s=burn_in_s,
-                )
-            except ValueError as e:
-                raise ValueError(f"recording {path!r}: {e}") from None
+            return cls.create(
+                d["t_frames"],
+                d["dff"],
+                d["spike_times"] if read_spikes else np.zeros(0),
+                None if fr is None else float(fr),
+                indicator=str(meta.pop("indicator", "")),
+                dataset=str(meta.pop("dataset", "")),
+                name=name,
+                metadata=meta,
+                burn_in_s=burn_in_s,
+            )
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"recording {path!r}: {e}") from None
 
     # ------------------------------------------------------------------ checks
     def validated(self, *, burn_in_s: float = DEFAULT_BURN_IN_S) -> Recording:
@@ -135,7 +150,8 @@ class Recording:
         Raises ``ValueError`` for: non-1-D or mismatched ``t_frames``/``dff``; NaN/inf in
         ``t_frames``, ``dff`` or ``spike_times``; frame times not strictly increasing or
         negative; ``frame_rate_hz <= 0``; unsorted spike times or spikes before ``t = 0``;
-        fewer than ``MIN_EVAL_FRAMES`` frames after ``burn_in_s`` (s).
+        fewer than ``MIN_EVAL_FRAMES`` frames after ``burn_in_s`` (s). A flat ``dff`` loads, but
+        :func:`jaxgeci.fit` and :func:`jaxgeci.evaluate` refuse it (:func:`check_scorable`).
 
         Handled (documented): spikes after the last frame are dropped (they cannot affect any
         frame); a log message at INFO level says how many.
@@ -240,6 +256,45 @@ class Recording:
         ).validated(burn_in_s=0.0)
 
 
+FLAT_DFF_STD = 1e-6
+"""A ``dff`` whose standard deviation after the burn-in is below this (ΔF/F, a fraction) is
+flat: shot noise alone puts every real recording orders of magnitude above it."""
+
+
+def check_scorable(rec: Recording, burn_in_s: float = DEFAULT_BURN_IN_S) -> None:
+    """Raise ``ValueError`` naming the recording if its ``dff`` is flat after the first
+    ``burn_in_s`` (s): the explained variance ``1 - mse/var(dff)`` is then undefined (``-inf``
+    or NaN), so such a recording can be neither fitted nor scored."""
+    y = np.asarray(rec.dff, dtype=np.float64)[rec.eval_mask(burn_in_s)]
+    sd = float(np.std(y)) if y.size else 0.0
+    if not sd >= FLAT_DFF_STD * max(1.0, float(np.max(np.abs(y), initial=0.0))):
+        raise ValueError(
+            f"recording {rec.name or '(unnamed)'!r}: dff is flat after the first {burn_in_s:g} s "
+            f"(standard deviation {sd:.3g} over {y.size} frames); the explained variance is undefined "
+            "(var(dff) = 0), so it can be neither fitted nor scored."
+        )
+
+
+def _indicator_key(name: str) -> str:
+    """``"jGCaMP8m"``, ``"GCaMP8m"``, ``"gcamp8m-TG"`` -> ``"gcamp8m"`` (for comparing names)."""
+    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
+    key = key[:-2] if key.endswith("tg") else key
+    return key[1:] if key.startswith("j") else key
+
+
+def warn_other_indicator(sensor, rec: Recording) -> None:
+    """Warn (``UserWarning``) when a sensor named for one indicator is scored on a recording of
+    another (e.g. jGCaMP8m constants on a GCaMP6f cell): the score is then no test of either."""
+    s_name, r_name = str(getattr(sensor, "name", "") or ""), str(rec.indicator or "")
+    if s_name and r_name and _indicator_key(s_name) != _indicator_key(r_name):
+        warnings.warn(
+            f"sensor {s_name!r} is evaluated on recording {rec.name or '(unnamed)'!r} of indicator {r_name!r}: "
+            f"the constants are another indicator's; use the {r_name} constants (or rename the sensor).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def load_recording(path, *, burn_in_s: float = DEFAULT_BURN_IN_S, read_spikes: bool = True) -> Recording:
-    """Load and validate one recording ``.npz`` (DESIGN §7); see :meth:`Recording.from_npz`."""
+    """Load and validate one recording ``.npz``; see :meth:`Recording.from_npz`."""
     return Recording.from_npz(path, burn_in_s=burn_in_s, read_spikes=read_spikes)

@@ -1,5 +1,6 @@
-"""Fit results as JSON (constants in SI, provenance, per-cell EV), the model registry used by
-the fitting pipelines, and building a sensor back from a results file.
+"""Fit results as JSON (constants in SI, provenance, per-cell EV), checked against a schema
+when read, and building a sensor back from a results file (the model families live in
+:mod:`jaxgeci._models`).
 
 A results file may hold several parameter sets (e.g. virus-expressed vs transgenic GCaMP6),
 each listing the ``dataset`` values it applies to; :func:`select_parameter_set` picks by a
@@ -13,167 +14,19 @@ import datetime
 import json
 import os
 import platform
-from collections.abc import Callable
 
 import numpy as np
+
+from ._models import get_model
 
 
 FORMAT = "jaxgeci.fit_results/1"
 
-UNITS = {
-    "K_d": "M",
-    "Ca_rest": "M",
-    "B_T": "M",
-    "dCa_T": "M",
-    "gamma": "1/s",
-    "A": "1/s",
-    "tau_on": "s",
-    "tau_off": "s",
-    "n_H": "1",
-    "dFF_max": "1",
-    "kappa_S": "1",
-    "sigma_noise": "1",
-    "c_half": "1",
-    "dFF_1AP": "1",
-}
+from ._constants import units_table as _units_table
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """A fittable model family.
-
-    Attributes:
-        name: registry key (``--model``).
-        build: ``(constants: dict (SI), name: str) -> Sensor``.
-        initial: ``(indicator: str) -> Sensor``, the first start of a fit.
-        default_free: constants fitted by default.
-        description: one line for ``--help``.
-        constraints: ``{name: "positive" | "real" | (lower, upper) | ("positive", upper)}``
-            for :func:`jaxgeci.fit`.
-        gradient: the faster exact gradient path for this family (``FitConfig.gradient``):
-            S2F ``"forward"`` (6 tangents through the scan cost ~2 primal passes); GECI
-            ``"reverse"`` (measured: one GECI jvp through the scan costs ~12 primal passes on
-            CPU, so 8 tangents are ~10x slower than reverse mode).
-    """
-
-    name: str
-    build: Callable
-    initial: Callable
-    default_free: tuple
-    description: str = ""
-    constraints: dict = dataclasses.field(default_factory=dict)
-    gradient: str = "forward"
-
-
-_SLOW = ("gcamp6s", "jgcamp8s", "jgcamp7s")
-
-
-def _geci_initial(indicator: str, dataset: str = ""):
-    from .indicators import gcamp6f, gcamp6s
-
-    base = gcamp6s if indicator.lower() in _SLOW else gcamp6f
-    return base(name=indicator) if indicator else base()
-
-
-def _given(constants: dict) -> dict:
-    """The constants that are set (a results file stores unused ones as ``None``)."""
-    return {k: v for k, v in constants.items() if v is not None}
-
-
-def _geci_build(constants: dict, name: str = ""):
-    from ._geci import geci
-
-    return geci(**_given(constants), name=name)
-
-
-MODELS: dict[str, ModelSpec] = {
-    "geci": ModelSpec(
-        name="geci",
-        build=_geci_build,
-        initial=_geci_initial,
-        default_free=("K_d", "n_H", "gamma", "dCa_T", "kappa_S", "tau_off", "tau_on", "A"),
-        description="Cleo/NAOMi GECI: dynamic Ca (buffered, Lütke 2013) + double-exponential binding + Hill",
-        gradient="reverse",
-    ),
-}
-"""The model families known to :func:`fit` pipelines and results files, by name: ``"geci"``,
-``"s2f"``, ``"s2f-adaptive"`` (add more with :func:`register_model`)."""
-
-
-def _is_transgenic(dataset: str) -> bool:
-    return "allen" in dataset.lower() or "neuropil-corrected" in dataset.lower() or "-tg" in dataset.lower()
-
-
-def _s2f_initial(indicator: str, dataset: str = ""):
-    from ._s2f import s2f
-
-    name = indicator
-    if _is_transgenic(dataset) and indicator.lower() in ("gcamp6f", "gcamp6s"):
-        name = indicator + "-TG"
-    return s2f(name).replace(name=indicator)
-
-
-# Time constants stay below 10 s (S2F refuses > 20 s; the slowest published decay is 1.7 s):
-# unbounded, the GCaMP6f fits drifted tau_d2 to 39-53 s, a decay that only mimics baseline drift.
-_TAU_CEILING_S = 10.0
-_S2F_CONSTRAINTS = {
-    "r": (0.0, 1.0),
-    "Ca0": "real",
-    "F0": "real",
-    **{tau: ("positive", _TAU_CEILING_S) for tau in ("tau_r", "tau_d1", "tau_d2")},
-}
-
-
-def _s2f_build(constants: dict, name: str = ""):
-    from ._s2f import S2F
-
-    return S2F(**_given(constants), name=name)
-
-
-MODELS["s2f"] = ModelSpec(
-    name="s2f",
-    build=_s2f_build,
-    initial=_s2f_initial,
-    default_free=("tau_r", "tau_d1", "tau_d2", "r", "Ca0", "beta"),
-    description="S2F (Zhang et al. 2023): double-exponential kernel with rise, sigmoid read-out",
-    constraints=_S2F_CONSTRAINTS,
-)
-
-
-def _adaptive_initial(indicator: str, dataset: str = ""):
-    from ._s2f_adaptive import AdaptiveS2F
-
-    # c_half = 10 (latent units; one spike peaks at c ~ 1): the start is close to plain S2F
-    return AdaptiveS2F.from_s2f(_s2f_initial(indicator, dataset), c_half=10.0)
-
-
-def _adaptive_build(constants: dict, name: str = ""):
-    from ._s2f_adaptive import AdaptiveS2F
-
-    return AdaptiveS2F(**_given(constants), name=name)
-
-
-# S2F's free constants and constraints plus c_half
-MODELS["s2f-adaptive"] = dataclasses.replace(
-    MODELS["s2f"],
-    name="s2f-adaptive",
-    build=_adaptive_build,
-    initial=_adaptive_initial,
-    default_free=MODELS["s2f"].default_free + ("c_half",),
-    description="S2F whose decay rates slow down by 1 + c/c_half at high latent c (burst tails)",
-)
-
-
-def register_model(spec: ModelSpec) -> None:
-    """Add a model family to :data:`MODELS` (e.g. S2F)."""
-    MODELS[spec.name] = spec
-
-
-def get_model(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}.") from None
+UNITS = _units_table()
+"""Unit of each sensor constant in a results file, from the constants' declarations."""
 
 
 def provenance() -> dict:
@@ -254,30 +107,104 @@ def write_results(path, indicator: str, sets: dict, default: str) -> dict:
     return doc
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _kind(x) -> str:
+    return "null" if x is None else type(x).__name__
+
+
+def check_results(doc, where: str = "results document") -> dict:
+    """Check a results document against the schema; returns it unchanged.
+
+    Raises ``ValueError`` naming ``where`` (the file) and the offending key for: a format
+    other than ``FORMAT``; ``indicator`` or ``default`` not a string; ``parameter_sets`` not a
+    non-empty object; ``default`` not one of its sets; a set without ``model`` (a known family
+    name), ``constants`` (an object of finite numbers or null) or ``datasets`` (a list of
+    strings, matched exactly: a bare string would match by substring); ``median_ev`` or a
+    cell's ``ev`` not a finite number or null.
+    """
+
+    def bad(key, expected, got):
+        shown = repr(got) if isinstance(got, (str, int, float)) and len(repr(got)) < 60 else _kind(got)
+        raise ValueError(f"{where}: {key} must be {expected}, got {shown}.")
+
+    if not isinstance(doc, dict):
+        raise ValueError(
+            f"{where} is not a jaxgeci results file (a JSON {_kind(doc)}, expected an object of format {FORMAT!r})."
+        )
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a jaxgeci results file (format {doc.get('format')!r}, expected {FORMAT!r}).")
+    for key in ("indicator", "default"):
+        if not isinstance(doc.get(key), str):
+            bad(key, "a string", doc.get(key))
+    sets = doc.get("parameter_sets")
+    if not isinstance(sets, dict) or not sets:
+        bad("parameter_sets", "a non-empty object of parameter sets", sets)
+    if doc["default"] not in sets:
+        raise ValueError(f"{where}: default {doc['default']!r} is not one of parameter_sets {sorted(sets)}.")
+    for name, ps in sets.items():
+        key = f"parameter_sets[{name!r}]"
+        if not isinstance(ps, dict):
+            bad(key, "an object", ps)
+        model = ps.get("model")
+        if not isinstance(model, str):
+            bad(f"{key}.model", "a model family name", model)
+        try:
+            get_model(model)
+        except ValueError as e:
+            raise ValueError(f"{where}: {key}.model: {e}") from None
+        consts = ps.get("constants")
+        if not isinstance(consts, dict) or not consts:
+            bad(f"{key}.constants", "a non-empty object of constants (SI numbers)", consts)
+        for c, v in consts.items():
+            if v is not None and not (_is_number(v) and np.isfinite(v)):
+                bad(f"{key}.constants.{c}", "a finite number (SI) or null", v)
+        ds = ps.get("datasets", [])
+        if not isinstance(ds, list) or not all(isinstance(d, str) for d in ds):
+            bad(f"{key}.datasets", "a list of dataset names (matched exactly)", ds)
+        ev = ps.get("median_ev")
+        if ev is not None and not (_is_number(ev) and np.isfinite(ev)):
+            bad(f"{key}.median_ev", "a finite number or null", ev)
+        cells = ps.get("cells", {})
+        if not isinstance(cells, dict):
+            bad(f"{key}.cells", "an object (cell name -> scores)", cells)
+        for cell, score in cells.items():
+            if not isinstance(score, dict):
+                bad(f"{key}.cells[{cell!r}]", "an object with ev, rho_rel, lag_s", score)
+            for k in ("ev", "rho_rel", "lag_s"):
+                v = score.get(k)
+                if v is not None and not (_is_number(v) and np.isfinite(v)):
+                    bad(f"{key}.cells[{cell!r}].{k}", "a finite number or null", v)
+    return doc
+
+
 def load_results(path_or_doc) -> dict:
-    """Read (and check) a results file; a dict passes through."""
+    """Read a results file (or pass a dict through) and check it with :func:`check_results`;
+    every failure is a ``ValueError`` naming the file and the key."""
     if isinstance(path_or_doc, dict):
         doc, where = path_or_doc, "results document"
     else:
         path = os.fspath(path_or_doc)
         where = f"results file {path!r}"
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 doc = json.load(f)
-        except (OSError, ValueError) as e:  # missing/unreadable, or not JSON
+        except (OSError, ValueError) as e:  # missing/unreadable, not UTF-8, or not JSON
             raise ValueError(f"could not read {where}: {e}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "parameter_sets" not in doc:
-        fmt = doc.get("format") if isinstance(doc, dict) else None
-        raise ValueError(f"{where} is not a jaxgeci results file (format {fmt!r}, expected {FORMAT!r}).")
-    return doc
+    return check_results(doc, where)
 
 
 def select_parameter_set(path_or_doc, dataset: str | None = None) -> tuple[str, dict]:
-    """``(name, set)``: the set whose ``datasets`` contain ``dataset``, else the default."""
+    """``(name, set)``: the set whose ``datasets`` list holds exactly ``dataset``, else the
+    default set."""
     doc = load_results(path_or_doc)
+    if dataset is not None and not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a string (a recording's dataset label), got {type(dataset).__name__}.")
     if dataset:
         for name, s in doc["parameter_sets"].items():
-            if dataset in s.get("datasets", ()):
+            if dataset in s.get("datasets", []):  # a list (checked): exact match, never a substring
                 return name, s
     name = doc["default"]
     return name, doc["parameter_sets"][name]
@@ -293,4 +220,7 @@ def sensor_from_results(path_or_doc, dataset: str | None = None, *, set_name: st
         s = doc["parameter_sets"][set_name]
     else:
         _, s = select_parameter_set(doc, dataset)
-    return get_model(s["model"]).build(s["constants"], doc.get("indicator", ""))
+    try:
+        return get_model(s["model"]).build(s["constants"], doc.get("indicator", ""))
+    except TypeError as e:  # a constant the model does not take
+        raise ValueError(f"the {s['model']!r} constants of the results do not build a sensor: {e}") from None

@@ -395,7 +395,22 @@ def read_nwb_imaging(
         :class:`NWBImaging` with ``dff`` as ``(frames, rois)``.
     """
     pynwb = require("pynwb", "io", "Reading NWB files")
-    with pynwb.NWBHDF5IO(os.fspath(path), "r") as io:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError(f"NWB file {path!r} {what}.")
+    try:
+        return _read_imaging(pynwb, path, series, roi_units)
+    except ValueError as e:
+        raise ValueError(f"NWB file {path!r}: {e}") from None
+    except Exception as e:  # h5py's OSError for a truncated file, KeyError/TypeError from a malformed one
+        raise ValueError(
+            f"could not read NWB file {path!r} ({type(e).__name__}: {e}); it may be truncated or not NWB/HDF5."
+        ) from None
+
+
+def _read_imaging(pynwb, path: str, series, roi_units) -> NWBImaging:
+    with pynwb.NWBHDF5IO(path, "r") as io:
         nwbfile = io.read()
         kind, s = _find_series(nwbfile, series)
         data = np.asarray(s.data[:])

@@ -188,6 +188,16 @@ def _plane_folder(path: Path) -> Path:
     raise FileNotFoundError(f"{str(path)!r} has no F.npy (expected a suite2p plane folder).{hint}")
 
 
+def _load_npy(path: Path, *, allow_pickle: bool = False) -> np.ndarray:
+    """``np.load`` of one suite2p file, failing with the file's name (truncated, corrupt or not
+    ``.npy``)."""
+    try:
+        return np.asarray(np.load(path, allow_pickle=allow_pickle))
+    except Exception as e:  # ValueError, OSError, EOFError, UnpicklingError, ...
+        msg = f"could not read {str(path)!r} ({type(e).__name__}: {e}); truncated or not a .npy file?"
+        raise ValueError(msg) from None
+
+
 def read_suite2p(
     folder: str | os.PathLike,
     *,
@@ -221,13 +231,20 @@ def read_suite2p(
         :class:`Suite2pTraces` (``.to_recordings()`` gives :class:`jaxgeci.Recording` objects).
     """
     path = _plane_folder(Path(folder))
-    F = np.load(path / "F.npy")
-    Fneu = np.load(path / "Fneu.npy")
+    F = _load_npy(path / "F.npy")
+    Fneu = _load_npy(path / "Fneu.npy")
     if F.ndim != 2 or Fneu.shape != F.shape:
-        raise ValueError(f"F.npy {F.shape} and Fneu.npy {Fneu.shape} must both be (rois, frames).")
+        raise ValueError(f"F.npy {F.shape} and Fneu.npy {Fneu.shape} in {str(path)!r} must both be (rois, frames).")
     n_rois = F.shape[0]
     if (path / "iscell.npy").exists():
-        iscell = np.asarray(np.load(path / "iscell.npy"), dtype=float).reshape(n_rois, -1)
+        iscell = np.asarray(_load_npy(path / "iscell.npy"), dtype=float)
+        if iscell.ndim not in (1, 2) or iscell.shape[0] != n_rois or (iscell.ndim == 2 and iscell.shape[1] > 2):
+            raise ValueError(
+                f"{str(path / 'iscell.npy')!r} has shape {iscell.shape}, but F.npy has {n_rois} ROIs: "
+                f"expected ({n_rois}, 2) (is-cell flag, probability) or ({n_rois},); the files come "
+                "from different suite2p runs?"
+            )
+        iscell = iscell.reshape(n_rois, -1)
         if iscell.shape[1] == 1:  # flags only: use them as the probability too
             iscell = np.concatenate([iscell, iscell], axis=1)
     else:
@@ -236,13 +253,17 @@ def read_suite2p(
     if frame_rate_hz is None:
         if not (path / "ops.npy").exists():
             raise ValueError(f"{str(path)!r} has no ops.npy: pass frame_rate_hz (Hz).")
-        ops = np.load(path / "ops.npy", allow_pickle=True).item()
-        if "fs" not in ops:
-            raise ValueError("ops.npy has no 'fs' (frame rate per plane): pass frame_rate_hz (Hz).")
+        ops = _load_npy(path / "ops.npy", allow_pickle=True)
+        ops = ops.item() if ops.ndim == 0 else None
+        if not isinstance(ops, dict) or "fs" not in ops:
+            raise ValueError(
+                f"{str(path / 'ops.npy')!r} is not a suite2p ops dict with 'fs' (frame rate per plane): "
+                "pass frame_rate_hz (Hz)."
+            )
         frame_rate_hz = float(ops["fs"])
     med = None
     if (path / "stat.npy").exists():
-        stat = np.load(path / "stat.npy", allow_pickle=True)
+        stat = _load_npy(path / "stat.npy", allow_pickle=True)
         if len(stat) == n_rois and all("med" in s for s in stat):
             med = np.asarray([s["med"] for s in stat], dtype=float)
 
