@@ -9,7 +9,10 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._validation import as_float_array, check_constant
+from ._constants import check_constants, constant, ConstantSpec
+
+
+_TAU = ConstantSpec(unit="s", plausible=(0.0, 1e3))  # above 1000 s: ms passed as s
 
 
 class CalBindingActivationModel(eqx.Module):
@@ -88,17 +91,15 @@ class DoubExpCalBindingActivation(CalBindingActivationModel):
     within the step, as for pre-existing Ca).
     """
 
-    A: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    A: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1/s", sign="nonnegative"))
     """Kernel amplitude (1/s). NAOMi's ``ca_amp`` converted: ``A = ca_amp / (0.01 s)``."""
-    tau_on: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    tau_on: Float[Array, "*neurons"] = constant(_TAU)
     """Cleo's "binding" time constant (s), ``1 s / t_on``. Sets ``lam - kap = 1/tau_on``."""
-    tau_off: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    tau_off: Float[Array, "*neurons"] = constant(_TAU)
     """Cleo's "unbinding" time constant (s), ``1 s / t_off``; the kernel's rise *and* decay."""
 
     def __check_init__(self):
-        check_constant("A", self.A, unit="1/s", allow_zero=True, owner="DoubExpCalBindingActivation")
-        check_constant("tau_on", self.tau_on, unit="s", owner="DoubExpCalBindingActivation")
-        check_constant("tau_off", self.tau_off, unit="s", owner="DoubExpCalBindingActivation")
+        check_constants(self)
 
     @property
     def kap(self):

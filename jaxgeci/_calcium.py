@@ -13,7 +13,11 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._validation import as_float_array, check_constant
+from ._constants import check_constants, constant, ConstantSpec
+
+
+CA_REST = ConstantSpec(unit="M", upper=1.0, plausible=(1e-9, 1e-5))
+"""Resting free [Ca2+] (M), shared by both calcium models (physiological: 30-100 nM)."""
 
 
 class CalciumModel(eqx.Module):
@@ -66,23 +70,23 @@ class DynamicCalcium(CalciumModel):
     exponential-midpoint update (second order, unconditionally stable).
     """
 
-    Ca_rest: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    Ca_rest: Float[Array, "*neurons"] = constant(CA_REST)
     """Resting free Ca2+ concentration (M). Default of the presets: 5e-8 M."""
-    gamma: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    gamma: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1/s", plausible=(1e-2, 1e5)))
     """Clearance/extrusion rate (1/s). Presets: 292.3 1/s."""
-    B_T: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    B_T: Float[Array, "*neurons"] = constant(
+        ConstantSpec(unit="M", sign="nonnegative", upper=1.0, plausible=(1e-8, 1e-1))
+    )
     """Total indicator (buffer) concentration (M). Presets: 2e-4 M."""
-    kappa_S: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    kappa_S: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", sign="nonnegative"))
     """Endogenous Ca2+ binding ratio (dimensionless). Presets: 110."""
-    dCa_T: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    dCa_T: Float[Array, "*neurons"] = constant(
+        ConstantSpec(unit="M", sign="nonnegative", upper=1.0, plausible=(1e-9, 1e-2))
+    )
     """Total Ca2+ concentration increase per spike (M). Presets: 7.6e-6 M."""
 
     def __check_init__(self):
-        check_constant("Ca_rest", self.Ca_rest, unit="M", owner="DynamicCalcium")
-        check_constant("gamma", self.gamma, unit="1/s", owner="DynamicCalcium")
-        check_constant("B_T", self.B_T, unit="M", allow_zero=True, owner="DynamicCalcium")
-        check_constant("kappa_S", self.kappa_S, unit="1", allow_zero=True, owner="DynamicCalcium")
-        check_constant("dCa_T", self.dCa_T, unit="M", allow_zero=True, owner="DynamicCalcium")
+        check_constants(self)
 
     def kappa_B(self, Ca, K_d):
         """Indicator buffer capacity ``B_T K_d / (Ca + K_d)**2`` (dimensionless)."""
@@ -128,11 +132,11 @@ class PreexistingCalcium(CalciumModel):
     ``H(Ca_rest)`` and the binding model always have a resting level.
     """
 
-    Ca_rest: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=5e-8)
+    Ca_rest: Float[Array, "*neurons"] = constant(CA_REST, default=5e-8)
     """Resting free Ca2+ concentration (M) used for the ΔF/F baseline. Default 5e-8 M."""
 
     def __check_init__(self):
-        check_constant("Ca_rest", self.Ca_rest, unit="M", owner="PreexistingCalcium")
+        check_constants(self)
 
     def step(self, Ca, n_spikes, dt, *, K_d, ca_in=None, method="euler"):
         if ca_in is None:

@@ -52,7 +52,14 @@ from ._validation import check_int, check_number
 
 
 def _path_name(path) -> str:
-    names = [k.name for k in path if isinstance(k, jax.tree_util.GetAttrKey) and k.name not in ("log", "raw", "value")]
+    # the last attribute on the path that is a declared sensor constant (jaxgeci._constants);
+    # for a user's own sensor without declarations, the last attribute that is not a
+    # constraint wrapper's own leaf
+    from ._constants import sensor_constant_specs
+
+    attrs = [k.name for k in path if isinstance(k, jax.tree_util.GetAttrKey)]
+    declared = [n for n in attrs if n in sensor_constant_specs()]
+    names = declared or [n for n in attrs if n not in ("log", "raw", "value")]
     return names[-1] if names else jax.tree_util.keystr(path)
 
 

@@ -10,14 +10,20 @@ from jaxtyping import Array, Float
 
 from ._binding import CalBindingActivationModel, DoubExpCalBindingActivation, NullBindingActivation
 from ._calcium import CalciumModel, DynamicCalcium, PreexistingCalcium
+from ._constants import (
+    check_constants,
+    constant,
+    constant_fields,
+    constant_values,
+    ConstantSpec,
+    replace_constants,
+    required_constants,
+    SIGMA_NOISE,
+)
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
 from ._fluorescence import hill
 from ._sensor import LOCATIONS, METHODS, Sensor
-from ._validation import as_float_array, check_constant, is_concrete
-
-
-def _optional_float(x):
-    return None if x is None else as_float_array(x)
+from ._validation import is_concrete
 
 
 DFF_BASELINES = ("apo", "rest")
@@ -68,15 +74,19 @@ class GECI(Sensor):
     """Binding/activation kinetics (:class:`DoubExpCalBindingActivation` or null)."""
     exc_model: ExcitationModel = eqx.field(kw_only=True, default=NullExcitation())
     """Excitation factor model (:class:`NullExcitation`)."""
-    K_d: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    K_d: Float[Array, "*neurons"] = constant(
+        ConstantSpec(unit="M", upper=1.0, plausible=(1e-9, 1e-3)),
+    )
     """Indicator dissociation constant (M)."""
-    n_H: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    n_H: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", plausible=(0.1, 10.0)))
     """Hill coefficient (dimensionless)."""
-    dFF_max: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
+    dFF_max: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", plausible=(1e-3, 1e4)))
     """Maximal ΔF/F, ``F_max/F_apo - 1``-like amplitude of the Hill term (dimensionless)."""
-    sigma_noise: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=0.0)
+    sigma_noise: Float[Array, "*neurons"] = constant(SIGMA_NOISE, default=0.0)
     """Std of the Gaussian ΔF/F noise of one in-focus ROI (dimensionless)."""
-    dFF_1AP: Float[Array, "*neurons"] | None = eqx.field(converter=_optional_float, kw_only=True, default=None)
+    dFF_1AP: Float[Array, "*neurons"] | None = constant(
+        ConstantSpec(unit="1", plausible=(1e-5, 1e3), observation=True, optional=True), default=None
+    )
     """ΔF/F of one action potential, used for the Scope's SNR cut (dimensionless), or None."""
     location: str = eqx.field(static=True, kw_only=True, default="cytoplasm")
     """Where the indicator sits: "cytoplasm" or "membrane" (sets the focus noise factor)."""
@@ -93,12 +103,7 @@ class GECI(Sensor):
         ):
             if not isinstance(getattr(self, attr), typ):
                 raise TypeError(f"GECI.{attr} must be a {typ.__name__}, got {getattr(self, attr)!r}.")
-        check_constant("K_d", self.K_d, unit="M", owner="GECI")
-        check_constant("n_H", self.n_H, unit="1", owner="GECI")
-        check_constant("dFF_max", self.dFF_max, unit="1", owner="GECI")
-        check_constant("sigma_noise", self.sigma_noise, unit="1", allow_zero=True, owner="GECI")
-        if self.dFF_1AP is not None:
-            check_constant("dFF_1AP", self.dFF_1AP, unit="1", owner="GECI")
+        check_constants(self)
         if self.location not in LOCATIONS:
             raise ValueError(f"GECI.location must be one of {LOCATIONS}, got {self.location!r}.")
         if self.dff_baseline not in DFF_BASELINES:
@@ -115,43 +120,12 @@ class GECI(Sensor):
         """Every constant in a flat dict keyed as the reference manifest's ``sensor_params``
         (SI: M, s, 1/s; dimensionless otherwise). Only the constants of the chosen
         submodels appear. ``geci(..., **sensor.params)`` rebuilds the same sensor."""
-        out = {"K_d": self.K_d, "n_H": self.n_H, "dFF_max": self.dFF_max, "Ca_rest": self.Ca_rest}
-        if isinstance(self.cal_model, DynamicCalcium):
-            for k in ("gamma", "B_T", "kappa_S", "dCa_T"):
-                out[k] = getattr(self.cal_model, k)
-        if isinstance(self.bind_act_model, DoubExpCalBindingActivation):
-            for k in ("A", "tau_on", "tau_off"):
-                out[k] = getattr(self.bind_act_model, k)
-        out["sigma_noise"] = self.sigma_noise
-        out["dFF_1AP"] = self.dFF_1AP
-        return out
+        return constant_values(self)
 
     def replace(self, **params) -> GECI:
-        """A copy with some constants replaced, named as in :attr:`params` (SI units)."""
-        where = {
-            "K_d": lambda g: g.K_d,
-            "n_H": lambda g: g.n_H,
-            "dFF_max": lambda g: g.dFF_max,
-            "sigma_noise": lambda g: g.sigma_noise,
-            "Ca_rest": lambda g: g.cal_model.Ca_rest,
-            "gamma": lambda g: g.cal_model.gamma,
-            "B_T": lambda g: g.cal_model.B_T,
-            "kappa_S": lambda g: g.cal_model.kappa_S,
-            "dCa_T": lambda g: g.cal_model.dCa_T,
-            "A": lambda g: g.bind_act_model.A,
-            "tau_on": lambda g: g.bind_act_model.tau_on,
-            "tau_off": lambda g: g.bind_act_model.tau_off,
-        }
-        new = self
-        for key, value in params.items():
-            if key == "dFF_1AP":
-                new = eqx.tree_at(lambda g: g.dFF_1AP, new, _optional_float(value), is_leaf=lambda x: x is None)
-                continue
-            if key not in where or key not in self.params:
-                raise ValueError(f"replace() got unknown constant {key!r} for this GECI; known: {sorted(self.params)}.")
-            check_constant(key, value, unit="SI", allow_zero=key in ("B_T", "kappa_S", "dCa_T", "A", "sigma_noise"))
-            new = eqx.tree_at(where[key], new, as_float_array(value))
-        return new
+        """A copy with some constants replaced, named as in :attr:`params` (SI units);
+        each value is checked as the constructor checks it."""
+        return replace_constants(self, "GECI", **params)
 
     # ------------------------------------------------------------------ stepping
     @property
@@ -244,11 +218,23 @@ class GECI(Sensor):
 
 # ---------------------------------------------------------------------------- factory
 
-_CAL_KEYS = {"Ca_rest", "gamma", "B_T", "kappa_S", "dCa_T"}
-_BIND_KEYS = {"A", "tau_on", "tau_off"}
+_CAL_KEYS = set(constant_fields(DynamicCalcium))
+_BIND_KEYS = set(constant_fields(DoubExpCalBindingActivation))
 _NAOMI_KEYS = {"ca_amp", "t_on", "t_off"}
-_GECI_KEYS = {"K_d", "n_H", "dFF_max", "sigma_noise", "dFF_1AP", "location", "name", "dff_baseline"}
+_STATIC_KEYS = {"location", "name", "dff_baseline"}
+_GECI_KEYS = set(constant_fields(GECI)) | _STATIC_KEYS
 KNOWN_KEYS = _CAL_KEYS | _BIND_KEYS | _NAOMI_KEYS | _GECI_KEYS
+
+
+def geci_constant_specs() -> dict:
+    """``{name: ConstantSpec}`` of every constant a GECI can have (its own and those of
+    dynamic calcium and double-exponential binding), in :attr:`GECI.params` order."""
+    own = constant_fields(GECI)
+    out = {k: s for k, s in own.items() if not s.observation}
+    out.update(constant_fields(DynamicCalcium))
+    out.update(constant_fields(DoubExpCalBindingActivation))
+    out.update({k: s for k, s in own.items() if s.observation})
+    return out
 
 
 def naomi_to_si(ca_amp=None, t_on=None, t_off=None) -> dict:
@@ -307,11 +293,11 @@ def geci(light_dependent: bool = False, doub_exp_conv: bool = True, pre_existing
         Ca_rest = params.get("Ca_rest")
         cal = PreexistingCalcium(Ca_rest=5e-8 if Ca_rest is None else Ca_rest)
     else:
-        need(("Ca_rest", "gamma", "B_T", "kappa_S", "dCa_T"), "DynamicCalcium")
-        cal = DynamicCalcium(**{k: params[k] for k in ("Ca_rest", "gamma", "B_T", "kappa_S", "dCa_T")})
+        need(required_constants(DynamicCalcium), "DynamicCalcium")
+        cal = DynamicCalcium(**{k: params[k] for k in constant_fields(DynamicCalcium)})
 
     if doub_exp_conv:
-        missing = [k for k in ("A", "tau_on", "tau_off") if params.get(k) is None]
+        missing = [k for k in required_constants(DoubExpCalBindingActivation) if params.get(k) is None]
         if missing:
             label = params.get("name") or "this indicator"
             raise ValueError(
@@ -321,20 +307,17 @@ def geci(light_dependent: bool = False, doub_exp_conv: bool = True, pre_existing
                 "constants (jaxgeci.fitting results), or an S2F preset (jaxgeci.s2f) for "
                 "data-fitted kinetics."
             )
-        bind = DoubExpCalBindingActivation(A=params["A"], tau_on=params["tau_on"], tau_off=params["tau_off"])
+        bind = DoubExpCalBindingActivation(**{k: params[k] for k in constant_fields(DoubExpCalBindingActivation)})
     else:
         bind = NullBindingActivation()
 
-    need(("K_d", "n_H", "dFF_max"), "GECI")
+    need(required_constants(GECI), "GECI")
+    own = {k: params[k] for k in constant_fields(GECI) if params.get(k) is not None}
     return GECI(
         cal_model=cal,
         bind_act_model=bind,
         exc_model=exc,
-        K_d=params["K_d"],
-        n_H=params["n_H"],
-        dFF_max=params["dFF_max"],
-        sigma_noise=params.get("sigma_noise") if params.get("sigma_noise") is not None else 0.0,
-        dFF_1AP=params.get("dFF_1AP"),
+        **own,
         location=params.get("location") or "cytoplasm",
         name=params.get("name") or "",
         dff_baseline=params.get("dff_baseline") or "apo",

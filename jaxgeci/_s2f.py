@@ -21,17 +21,20 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
+from ._constants import check_constants, constant, constant_fields, constant_values, ConstantSpec, SIGMA_NOISE
 from ._sensor import LOCATIONS, Sensor
-from ._validation import _short, as_float_array, check_constant, is_concrete
 
 
 S2F_BASELINES = ("paper", "rest")
 _TAU_MAX = 20.0  # s; slowest published decay is 1.7 s: larger values are almost surely ms
-CONSTANTS = ("tau_r", "tau_d1", "tau_d2", "r", "Fm", "Ca0", "beta", "F0")
-"""Names of the model constants (array leaves of :class:`S2F`), in the paper's column order."""
+_MS = "the paper's table is in ms, divide by 1000"
+
+
+def _tau(plausible_max: float) -> ConstantSpec:
+    # no lower plausible bound: a tiny tau_r is the usual way to model an instant rise
+    return ConstantSpec(unit="s", upper=_TAU_MAX, upper_hint=_MS, plausible=(0.0, plausible_max))
 
 
 class S2FState(eqx.Module):
@@ -71,20 +74,6 @@ def kernel_step(state: S2FState, n, dt: float, tau_r, tau_d1, tau_d2) -> S2FStat
     c1 = a1 * (state.c1 + q * p1)
     c2 = a2 * (state.c2 + q * p2)
     return S2FState(c1=c1, p1=a1 * e_r * p1, c2=c2, p2=a2 * e_r * p2)
-
-
-def _check_unit_interval(name, value, owner):
-    check_constant(name, value, unit="1", allow_zero=True, owner=owner)
-    if is_concrete(value) and np.any(np.asarray(value, dtype=float) > 1.0):
-        raise ValueError(f"{owner}.{name} must lie in [0, 1] (dimensionless), got {_short(value)}.")
-
-
-def _check_finite(name, value, owner):
-    where = f"{owner}.{name}"
-    if jnp.ndim(value) > 1:
-        raise ValueError(f"{where} must be a scalar or a (neurons,) array, got shape {jnp.shape(value)}.")
-    if is_concrete(value) and not np.all(np.isfinite(np.asarray(value, dtype=float))):
-        raise ValueError(f"{where} must be finite (dimensionless), got {_short(value)}.")
 
 
 def _peak_delay(tau_r, tau_d1, tau_d2, r):
@@ -183,35 +172,24 @@ class S2F(Sensor):
         dff_baseline: "paper" or "rest" (see above).
     """
 
-    tau_r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    tau_d1: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    tau_d2: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    r: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    Fm: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    Ca0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    beta: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    F0: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True)
-    sigma_noise: Float[Array, "*neurons"] = eqx.field(converter=as_float_array, kw_only=True, default=0.0)
+    # rise times are 1-150 ms (the slowest, GCaMP6s-TG, 133 ms): tau_r above 1 s is ms mistaken
+    # for s even though it passes the 20 s ceiling of every time constant
+    tau_r: Float[Array, "*neurons"] = constant(_tau(1.0))
+    tau_d1: Float[Array, "*neurons"] = constant(_tau(_TAU_MAX))
+    tau_d2: Float[Array, "*neurons"] = constant(_tau(_TAU_MAX))
+    r: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", sign="nonnegative", upper=1.0))
+    Fm: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1"))
+    Ca0: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", sign="real"))
+    beta: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1"))
+    F0: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1", sign="real"))
+    sigma_noise: Float[Array, "*neurons"] = constant(SIGMA_NOISE, default=0.0)
     location: str = eqx.field(static=True, kw_only=True, default="cytoplasm")
     name: str = eqx.field(static=True, kw_only=True, default="")
     dff_baseline: str = eqx.field(static=True, kw_only=True, default="paper")
 
     def __check_init__(self):
         own = "S2F"
-        for tau in ("tau_r", "tau_d1", "tau_d2"):
-            value = getattr(self, tau)
-            check_constant(tau, value, unit="s", owner=own)
-            if is_concrete(value) and np.any(np.asarray(value, dtype=float) > _TAU_MAX):
-                raise ValueError(
-                    f"{own}.{tau} must be in seconds and <= {_TAU_MAX} s, got {_short(value)}: "
-                    "the paper's table is in ms, divide by 1000."
-                )
-        _check_unit_interval("r", self.r, own)
-        check_constant("Fm", self.Fm, unit="1", owner=own)
-        check_constant("beta", self.beta, unit="1", owner=own)
-        _check_finite("Ca0", self.Ca0, own)
-        _check_finite("F0", self.F0, own)
-        check_constant("sigma_noise", self.sigma_noise, unit="1", allow_zero=True, owner=own)
+        check_constants(self, own)
         if self.location not in LOCATIONS:
             raise ValueError(f"{own}.location must be one of {LOCATIONS}, got {self.location!r}.")
         if self.dff_baseline not in S2F_BASELINES:
@@ -222,9 +200,7 @@ class S2F(Sensor):
     def params(self) -> dict:
         """The constants in a flat dict (SI: s; dimensionless otherwise), plus ``sigma_noise``.
         ``S2F(**sensor.params, name=..., ...)`` and :func:`s2f` overrides use these keys."""
-        out = {k: getattr(self, k) for k in CONSTANTS}
-        out["sigma_noise"] = self.sigma_noise
-        return out
+        return constant_values(self)
 
     def replace(self, **params) -> S2F:
         """A copy with some constants (keys of :attr:`params`) or ``location``, ``name``,
@@ -330,6 +306,10 @@ class S2F(Sensor):
         label = name if name is not None else "|".join(s.name for s in sensors)
         same = [dataclasses.replace(s, name=label) for s in sensors]
         return jax.tree.map(lambda *xs: jnp.stack(xs), *same)
+
+
+CONSTANTS = tuple(k for k, spec in constant_fields(S2F).items() if not spec.observation)
+"""Names of the model constants (array leaves of :class:`S2F`), in the paper's column order."""
 
 
 # ---------------------------------------------------------------------------- presets

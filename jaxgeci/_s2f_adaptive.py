@@ -22,9 +22,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._constants import check_constants, constant, ConstantSpec
 from ._s2f import kernel_step, S2F, S2FState
 from ._sensor import Sensor
-from ._validation import as_float_array, check_constant
 
 
 class AdaptiveS2F(Sensor):
@@ -43,7 +43,7 @@ class AdaptiveS2F(Sensor):
     """
 
     base: S2F
-    c_half: Float[Array, "*neurons"]
+    c_half: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1"))
 
     def __init__(self, base: S2F | None = None, *, c_half, **s2f_constants):
         if base is None:
@@ -53,10 +53,10 @@ class AdaptiveS2F(Sensor):
         if not isinstance(base, S2F):
             raise TypeError(f"AdaptiveS2F.base must be a jaxgeci.S2F, got {type(base).__name__}.")
         self.base = base
-        self.c_half = as_float_array(c_half)
+        self.c_half = c_half
 
     def __check_init__(self):
-        check_constant("c_half", self.c_half, unit="1", owner="AdaptiveS2F")
+        check_constants(self)
 
     @classmethod
     def from_s2f(cls, sensor: S2F, c_half) -> AdaptiveS2F:

@@ -1,9 +1,14 @@
-"""Input validation helpers.
+"""The validation boundary: coercion and checks of every numeric argument.
 
 Every public entry point checks concrete inputs *before* anything is traced or run and raises
 a ``ValueError``/``TypeError`` that names the argument, its value and what was expected.
 Under tracing (``jax.grad``/``jax.vmap`` over constants) values are unknown, so value checks
-are skipped; shape checks still run.
+are skipped; shape and dtype checks still run.
+
+One rule for what counts as a number: Python, NumPy and JAX real scalars and arrays (ints and
+floats of any width) are accepted; ``bool`` (except where a function says so, e.g. spike
+arrays), ``str``/``bytes``, complex and object values are refused with the argument named
+(:func:`real_kind`, :func:`coerce_real`, :func:`check_number`, :func:`real_array`).
 """
 
 from __future__ import annotations
@@ -20,13 +25,70 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _short(value) -> str:
-    arr = np.asarray(value)
+def short_value(value) -> str:
+    """A short text form of ``value`` for error messages (never raises)."""
+    if isinstance(value, (str, bytes)):
+        return repr(value)
+    if isinstance(value, jax.core.Tracer):
+        return f"a traced {getattr(value, 'dtype', '')} value of shape {getattr(value, 'shape', ())}"
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - any object: show its repr
+        return repr(value)
+    if arr.dtype == object and arr.ndim == 0:
+        return repr(value)
     if arr.ndim == 0:
-        return repr(arr.item())
+        return str(arr[()]) if arr.dtype.kind == "f" else repr(arr.item())
     if arr.size <= 6:
         return np.array2string(arr, separator=", ")
-    return f"array of shape {arr.shape}"
+    return f"array of shape {arr.shape} ({arr.dtype})"
+
+
+_short = short_value
+
+
+def real_kind(x) -> str:
+    """What kind of value ``x`` is for the number rule: ``"real"`` (int or float scalar/array
+    of Python, NumPy or JAX), ``"bool"``, ``"str"``, ``"complex"`` or ``"other"``. Never
+    converts a device array to host."""
+    if isinstance(x, (bool, np.bool_)):
+        return "bool"
+    if isinstance(x, (str, bytes, np.str_, np.bytes_)):
+        return "str"
+    if isinstance(x, (complex, np.complexfloating)):
+        return "complex"
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        if isinstance(x, (int, float, np.integer, np.floating)):
+            return "real"
+        try:
+            dtype = np.asarray(x).dtype
+        except Exception:  # noqa: BLE001 - ragged or odd objects
+            return "other"
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return "other"
+    if dtype == np.bool_:
+        return "bool"
+    if np.issubdtype(dtype, np.complexfloating):
+        return "complex"
+    if dtype.kind in "US":
+        return "str"
+    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating):
+        return "real"
+    return "other"
+
+
+def coerce_real(x):
+    """A real number or array -> an array of the default float dtype (float64 under
+    ``jax_enable_x64``; a JAX float array or tracer is kept as it is). Anything else (bool,
+    str, complex, object) is returned unchanged, for the caller's check to name."""
+    if real_kind(x) != "real":
+        return x
+    if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    return jnp.asarray(x, dtype=float)
 
 
 def as_float_array(x) -> jax.Array:
@@ -34,6 +96,37 @@ def as_float_array(x) -> jax.Array:
     if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating):
         return x
     return jnp.asarray(x, dtype=float)
+
+
+def _refusal(name: str, value, expected: str) -> TypeError:
+    kind = real_kind(value)
+    what = {"bool": "a bool", "str": "a string", "complex": "a complex value"}.get(kind, f"a {type(value).__name__}")
+    return TypeError(f"{name} must be {expected}, got {what}: {short_value(value)}.")
+
+
+def real_array(name: str, value, *, expected: str, allow_bool: bool = False, dtype=None):
+    """The one coercion of an array argument: a real (int/float; bool with ``allow_bool``)
+    NumPy/JAX array or nested sequence, returned as a NumPy array (or the JAX array itself,
+    never copied to host); ``dtype`` converts host values.
+
+    Args:
+        name: the argument's name, for the error.
+        value: the value to coerce.
+        expected: what was expected, with shape and unit, e.g. ``"a (neurons, 3) array of
+            positions in m"``.
+        allow_bool: accept a boolean array (e.g. spikes).
+        dtype: NumPy dtype for host values (default: keep).
+
+    Raises:
+        TypeError: bool (unless allowed), str, complex or object values, naming ``name``.
+    """
+    kind = real_kind(value)
+    if not (kind == "real" or (allow_bool and kind == "bool")):
+        raise _refusal(name, value, expected)
+    if isinstance(value, jax.Array):
+        return value
+    arr = np.asarray(value)
+    return arr.astype(dtype) if dtype is not None else arr
 
 
 def check_constant(
@@ -73,13 +166,18 @@ def check_dt(dt) -> float:
     return check_number("dt", dt, unit="s", strict=True)
 
 
-def check_int(name: str, value, *, minimum: int = 0) -> int:
-    """Validate a non-negative (or >= minimum) integer argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, float) and value.is_integer():
+def check_int(name: str, value, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Validate an integer argument ``>= minimum`` (and ``<= maximum``); NumPy/JAX integer
+    scalars and integral floats are accepted, bools are not."""
+    if isinstance(value, jax.Array) and value.ndim == 0 and not isinstance(value, jax.core.Tracer):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
-            raise TypeError(f"{name} must be an integer, got {value!r}.")
+            raise TypeError(f"{name} must be an integer, got {short_value(value)}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value!r}.")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
@@ -89,10 +187,11 @@ def check_number(name: str, value, *, unit: str, minimum: float = 0.0, strict: b
     """Validate a finite scalar setting ``>= minimum`` (``> minimum`` with ``strict``) and return
     it as a Python float; the error names ``name``, the value and the unit."""
     where = "dimensionless" if unit == "1" else f"in {unit}"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number ({where}), got {value!r}.") from None
+    if real_kind(value) != "real" or np.ndim(value) != 0:
+        if real_kind(value) == "real":
+            raise TypeError(f"{name} must be a scalar number ({where}), got shape {np.shape(value)}.")
+        raise _refusal(name, value, f"a real number ({where})")
+    v = float(value)
     if not math.isfinite(v) or (v <= minimum if strict else v < minimum):
         rel = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {rel} {minimum:g} ({where}), got {value!r}.")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from .._geci import GECI, geci
+from .._binding import DoubExpCalBindingActivation
+from .._calcium import DynamicCalcium, PreexistingCalcium
+from .._constants import constant_fields
+from .._geci import GECI, geci, geci_constant_specs
 from ._units import to_si
 
 
@@ -17,23 +20,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["sensor_from_cleo"]
 
-_KINDS = {
-    "K_d": "concentration",
-    "n_H": "dimensionless",
-    "dFF_max": "dimensionless",
-    "Ca_rest": "concentration",
-    "gamma": "rate",
-    "B_T": "concentration",
-    "kappa_S": "dimensionless",
-    "dCa_T": "concentration",
-    "A": "rate",
-    "tau_on": "time",
-    "tau_off": "time",
-    "sigma_noise": "dimensionless",
-    "dFF_1AP": "dimensionless",
-}
-_DYNAMIC_KEYS = ("gamma", "B_T", "kappa_S", "dCa_T")
-_KERNEL_KEYS = ("A", "tau_on", "tau_off")
+# physical kind of each GECI constant, from its declaration (Brian2 quantities -> SI floats)
+_KINDS = {k: spec.kind for k, spec in geci_constant_specs().items()}
+# constants that only dynamic calcium has (pre-existing Ca keeps Ca_rest)
+_DYNAMIC_KEYS = tuple(k for k in constant_fields(DynamicCalcium) if k not in constant_fields(PreexistingCalcium))
+_KERNEL_KEYS = tuple(constant_fields(DoubExpCalBindingActivation))
 _NAOMI = ("ca_amp", "t_on", "t_off")
 
 
