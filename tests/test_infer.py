@@ -1,0 +1,188 @@
+"""jaxgeci.infer_spikes and ``python -m fitting infer``: recovery of known spikes, a flat trace,
+batched == single, bad input, the CLI contract (no spike_times read)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import jaxgeci
+
+
+ROOT = Path(__file__).parents[1]
+RATE_HZ = 60.0
+
+
+def _linear_sensor():
+    """An S2F whose sigmoid read-out is linear to ~1e-4 over the test's latent range: with
+    beta = 1e-4 and |c| <= 3 the second-order term beta*c/2 of the sigmoid's expansion is
+    1.5e-4 of the first, so ΔF/F = (Fm beta / 4) c = 0.5 c (per spike peak ~0.3)."""
+    return jaxgeci.S2F(
+        tau_r=0.01, tau_d1=0.15, tau_d2=0.6, r=0.2, Fm=2e4, Ca0=0.0, beta=1e-4, F0=-1e4, dff_baseline="rest"
+    )
+
+
+def _record(sensor, spike_times, n_frames, noise, seed=0):
+    """ΔF/F at frame times (i + 0.5)/60 s simulated by jaxgeci.simulate (not by the inference's
+    kernel), plus an offset, a slow drift and Gaussian noise of std ``noise``."""
+    dt = 1e-3
+    t = (np.arange(n_frames) + 0.5) / RATE_HZ
+    n_steps = int(np.ceil(t[-1] / dt)) + 2
+    trains = jaxgeci.SpikeTrains.from_times(np.asarray(spike_times), 0, dt, n_steps, 1)
+    res = jaxgeci.simulate(sensor, trains, dt, sample_times=t, method="accurate", record=("dFF",))
+    rng = np.random.default_rng(seed)
+    dff = np.asarray(res.dFF, dtype=np.float64)[:, 0] + 0.1 + 0.002 * t + noise * rng.standard_normal(n_frames)
+    return t, dff
+
+
+def _spikes(seed=1, n=20, duration=40.0):
+    """Spikes >= 1 s apart (1 or 2 per event, 2 = 10 ms apart), from 3 s on."""
+    rng = np.random.default_rng(seed)
+    times = 3.0 + np.arange(n) * (duration - 5.0) / n + rng.uniform(0, 0.5, n)
+    doubles = rng.uniform(size=n) < 0.3
+    events = [(t, 2 if d else 1) for t, d in zip(times, doubles)]
+    spikes = np.sort(np.concatenate([[t] if k == 1 else [t, t + 0.01] for t, k in events]))
+    return events, spikes
+
+
+def test_recovers_known_spikes_of_a_linear_sensor(x64):
+    sensor = _linear_sensor()
+    events, spikes = _spikes()
+    t, dff = _record(sensor, spikes, int(40.0 * RATE_HZ), noise=0.005)
+    res = jaxgeci.infer_spikes(sensor, dff, t)
+    assert res.converged
+    counts = res.rate * res.frame_period_s
+    # Each event's spikes, found within ±1 frame of their frame (the bin average spreads a
+    # spike's sub-frame timing over its neighbours). Tolerance: the L1 shrinkage costs
+    # penalty * sigma / ||K|| = 1 * 0.005 / ~1.1 ≈ 0.005 spikes per event, the noise
+    # sigma/||K|| ≈ 0.005 spikes, the sub-frame timing mismatch a few percent: 0.12 spikes.
+    near = np.zeros(t.size, bool)
+    for tk, k in events:
+        j = int(np.argmin(np.abs(t - tk)))
+        near[j - 1 : j + 2] = True
+        assert abs(counts[j - 1 : j + 2].sum() - k) < 0.12, (tk, k, counts[j - 2 : j + 3])
+    # and almost nothing elsewhere (noise-driven mass above the z = 1 threshold)
+    assert counts[~near].sum() < 0.05 * len(spikes)
+    assert abs(res.n_spikes - len(spikes)) < 0.05 * len(spikes)
+    # away from the spikes the fitted model (incl. the baseline) explains the data down to the
+    # noise; within a frame or two of a spike it cannot resolve the sub-frame spike time (the
+    # 10 ms rise is shorter than the 17 ms frame), so those frames are left out
+    quiet = np.min(np.abs(t[:, None] - spikes[None, :]), axis=1) > 0.1
+    assert np.std((dff - res.model)[quiet]) < 1.1 * 0.005
+
+
+def test_flat_trace_gives_zero_spikes(x64):
+    t = np.arange(1200) / 30.0
+    dff = 0.3 - 0.001 * t  # offset and drift: the baseline's job, no transient
+    res = jaxgeci.infer_spikes("jGCaMP8s", dff, t, noise_std=0.02)
+    # the residual after the exact baseline is round-off (~1e-16), its matched-filter
+    # z-score far below the penalty: the proximal step keeps every bin at exactly 0
+    assert np.all(res.rate == 0.0)
+    assert res.n_spikes == 0.0
+
+
+def test_constant_trace_needs_a_noise_std():
+    t = np.arange(600) / 30.0
+    with pytest.raises(ValueError, match="noise_std"):
+        jaxgeci.infer_spikes("jGCaMP8s", np.zeros(600), t)
+
+
+def test_batched_equals_single(x64):
+    sensor = jaxgeci.s2f("jGCaMP8s")
+    _, spikes = _spikes(seed=3, n=8, duration=20.0)
+    rows = []
+    for seed in range(3):
+        t, dff = _record(sensor, spikes + 0.2 * seed, int(20.0 * RATE_HZ), noise=0.02 + 0.01 * seed, seed=seed)
+        rows.append(dff)
+    Y = np.stack(rows)
+    batched = jaxgeci.infer_spikes(sensor, Y, t)
+    for i in range(3):
+        single = jaxgeci.infer_spikes(sensor, Y[i], t)
+        # vmap freezes a finished ROI's iterate, so each row runs the same iterations; only
+        # the batched FFT's round-off (~1e-16 relative) may differ
+        np.testing.assert_allclose(batched.rate[i], single.rate, rtol=0, atol=1e-9 * single.rate.max())
+        assert batched.n_iter[i] == single.n_iter
+        assert batched.noise_std[i] == single.noise_std
+
+
+def test_real_indicator_recovers_rate_shape(x64):
+    """A nonlinear sensor (jGCaMP8s preset, sigmoid read-out) through jaxgeci's own synthetic
+    recording: the smoothed inferred rate follows the true one (Cascade-like score)."""
+    sensor = jaxgeci.s2f("jGCaMP8s")
+    rec = jaxgeci.synthetic_recording(sensor, jax.random.key(2), duration_s=40.0, rate_hz=1.0, noise_std=0.03)
+    res = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames)
+    from scipy.ndimage import gaussian_filter1d
+
+    edges = np.concatenate([rec.t_frames - res.frame_period_s / 2, [rec.t_frames[-1] + res.frame_period_s / 2]])
+    true = gaussian_filter1d(np.histogram(rec.spike_times, edges)[0].astype(float), 3.0)
+    pred = gaussian_filter1d(res.rate * res.frame_period_s, 3.0)
+    # measured 0.9+ at this noise (dFF_1AP 0.37 over sigma 0.03); 0.8 leaves room for seeds
+    assert np.corrcoef(true, pred)[0, 1] > 0.8
+
+
+@pytest.mark.parametrize(
+    "dff, t, match",
+    [
+        (np.r_[np.zeros(50), np.nan, np.zeros(49)], np.arange(100) / 30.0, "NaN/inf.*frame 50"),
+        (np.zeros(100), np.r_[np.arange(50), np.arange(49, 99)] / 30.0, "strictly increasing"),
+        (np.zeros(100), np.r_[np.arange(50), 60 + np.arange(50)] / 30.0, "evenly spaced"),
+        (np.zeros(99), np.arange(100) / 30.0, "dff must be"),
+    ],
+)
+def test_bad_input_is_refused(dff, t, match):
+    with pytest.raises(ValueError, match=match):
+        jaxgeci.infer_spikes("jGCaMP8s", dff, t, noise_std=0.01)
+
+
+def test_unknown_indicator_is_refused():
+    with pytest.raises(ValueError, match="not a known indicator.*jgcamp8s"):
+        jaxgeci.infer_spikes("GCaMP99", np.zeros(100), np.arange(100) / 30.0)
+    with pytest.raises(TypeError, match="Sensor"):
+        jaxgeci.infer_spikes(3, np.zeros(100), np.arange(100) / 30.0)
+
+
+def test_cli_contract_never_reads_spike_times(tmp_path):
+    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "jGCaMP8s.json")
+    rec = jaxgeci.synthetic_recording(sensor, jax.random.key(0), duration_s=20.0, frame_rate_hz=30.0)
+    meta = dict(indicator="jGCaMP8s", dataset="Cascade DS32-GCaMP8s-m-V1", frame_rate_hz=30.0)
+    a = tmp_path / "no_spikes.npz"
+    np.savez(a, t_frames=rec.t_frames, dff=rec.dff, **meta)  # no spike_times key at all
+    b = tmp_path / "bad_spikes.npz"
+    np.savez(b, t_frames=rec.t_frames, dff=rec.dff, spike_times=np.array([np.nan, -1.0]), **meta)
+    out, save = tmp_path / "out.json", tmp_path / "rates"
+    cmd = [sys.executable, "-m", "fitting", "infer", "--params", str(ROOT / "fitting" / "results" / "jGCaMP8s.json")]
+    cmd += ["--json", str(out), "--save", str(save), str(a), str(b)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == 1 and proc.stdout.startswith("infer: 2 file(s)")
+    doc = json.loads(out.read_text())
+    for name in ("no_spikes.npz", "bad_spikes.npz"):
+        s = doc["files"][name]
+        for key in ("frame_rate_hz", "parameter_set", "model", "lag_s", "noise_std", "n_spikes", "converged", "wall_s"):
+            assert key in s, key
+        assert s["parameter_set"] == "DS32" and s["converged"]
+        assert abs(s["frame_rate_hz"] - 30.0) < 1e-6
+        with np.load(save / name) as z:
+            np.testing.assert_array_equal(z["t_frames"], rec.t_frames)
+            assert z["rate"].shape == rec.t_frames.shape and np.all(z["rate"] >= 0)
+    # the two files differ only in their spike_times: identical rates
+    with np.load(save / "no_spikes.npz") as z1, np.load(save / "bad_spikes.npz") as z2:
+        np.testing.assert_array_equal(z1["rate"], z2["rate"])
+
+
+def test_cli_one_line_errors(tmp_path):
+    params = str(ROOT / "fitting" / "results" / "jGCaMP8s.json")
+    a = tmp_path / "other.npz"
+    np.savez(a, t_frames=np.arange(100) / 30.0, dff=np.zeros(100), indicator="GCaMP6f")
+    cmd = [sys.executable, "-m", "fitting", "infer", "--params", params, "--json", str(tmp_path / "o.json")]
+    cmd += ["--save", str(tmp_path / "d")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for files, match in (([str(a)], "'GCaMP6f' but --params"), ([str(tmp_path / "none.npz")], "does not exist")):
+        proc = subprocess.run(cmd + files, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 2 and match in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
