@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._checkpoint import checkpoint_exists, CheckpointLock, load_checkpoint, save_checkpoint
 from ._constraints import _is_wrapper, Bounded, Positive, Real, unwrap
 from ._project import (
     lag_grid,
@@ -412,24 +413,12 @@ def _config_hash(payload) -> str:
 
 
 def _save_checkpoint(path, trainable, opt_state, step, history, meta):
-    tmp = path + ".tmp"
-    eqx.tree_serialise_leaves(tmp, (trainable, opt_state, jnp.asarray(step)))
-    os.replace(tmp, path)
-    with open(path + ".json.tmp", "w") as f:
-        json.dump({**meta, "step": step, "loss_history": history}, f)
-    os.replace(path + ".json.tmp", path + ".json")
+    save_checkpoint(path, (trainable, opt_state, jnp.asarray(step)), step, history, meta)  # atomic pair
 
 
 def _load_checkpoint(path, like, meta):
-    with open(path + ".json") as f:
-        info = json.load(f)
-    if info.get("hash") != meta["hash"]:
-        raise ValueError(
-            f"checkpoint {path!r} belongs to a different fit (settings hash {info.get('hash')} != "
-            f"{meta['hash']}); delete it or choose another checkpoint path."
-        )
-    trainable, opt_state, step = eqx.tree_deserialise_leaves(path, like)
-    return trainable, opt_state, int(step), list(info["loss_history"])
+    (trainable, opt_state, _), step, history = load_checkpoint(path, like, meta)  # clear errors
+    return trainable, opt_state, step, history
 
 
 def _perturb(trainable, key, spread):
@@ -480,7 +469,10 @@ def fit(
         key: ``jax.random`` key for the starts (default ``key(0)``).
         config: :class:`FitConfig` (dt, lags, segmentation).
         checkpoint: file path; state is saved every ``checkpoint_every`` steps and at the end,
-            and an existing checkpoint of the same fit is resumed.
+            with its sidecar ``PATH.json`` as one atomic pair (a kill never tears them), and an
+            existing checkpoint of the same fit is resumed. ``PATH.lock`` keeps a second fit
+            off the same path while this one runs (``ValueError``); a corrupt, incomplete or
+            foreign checkpoint is refused with a ``ValueError`` naming it.
         stop_after: stop after this many steps in this call (simulates an interruption).
         progress: show a tqdm progress bar.
 
@@ -505,6 +497,7 @@ def fit(
     recs = list(recordings)
     for r in recs:  # a flat dff has no EV: refuse before compiling (its loss froze at ~2e19)
         check_scorable(r, cfg.burn_in_s)
+    lock = CheckpointLock.acquire(checkpoint)  # a second fit on this checkpoint: a clear error, now
     t_start = time.perf_counter()
     batch = make_batch(
         recs, cfg.dt, burn_in_s=cfg.burn_in_s, max_lag_s=cfg.max_lag_s, isolated_weight=cfg.isolated_weight
@@ -552,7 +545,7 @@ def fit(
     }
     done, history = 0, []
     ckpt = None if checkpoint is None else os.fspath(checkpoint)
-    if ckpt is not None and os.path.exists(ckpt) and os.path.exists(ckpt + ".json"):
+    if ckpt is not None and checkpoint_exists(ckpt):
         trainable, opt_state, done, history = _load_checkpoint(ckpt, (trainable, opt_state, jnp.asarray(0)), meta)
 
     todo = n_steps - done if stop_after is None else min(n_steps - done, stop_after)
@@ -571,6 +564,7 @@ def fit(
                 _save_checkpoint(ckpt, trainable, opt_state, done, history, meta)
     if ckpt is not None and todo > 0:
         _save_checkpoint(ckpt, trainable, opt_state, done, history, meta)
+    lock.release()
 
     params = eqx.combine(trainable, frozen)
     fitted = unwrap(params)

@@ -48,6 +48,11 @@ def provenance() -> dict:
     }
 
 
+def _finite_or_none(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
 def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict:
     """One parameter set (JSON-ready) from a :class:`jaxgeci.FitResult`.
 
@@ -81,8 +86,9 @@ def parameter_set(fit_result, recordings, *, model: str, note: str = "") -> dict
         "fit": {
             "n_steps": fit_result.n_steps,
             "time_s": fit_result.time_s,
-            "final_loss": fit_result.loss_history[-1] if fit_result.loss_history else None,
-            "start_losses": fit_result.start_losses,
+            # a start whose loss was NaN/inf is null (JSON has no NaN), never a number
+            "final_loss": _finite_or_none(fit_result.loss_history[-1]) if fit_result.loss_history else None,
+            "start_losses": [_finite_or_none(v) for v in fit_result.start_losses],
             "config": dataclasses.asdict(cfg),
         },
         "recordings": [
@@ -99,11 +105,17 @@ def write_results(path, indicator: str, sets: dict, default: str) -> dict:
     if default not in sets:
         raise ValueError(f"default parameter set {default!r} is not among {sorted(sets)}.")
     doc = {"format": FORMAT, "indicator": indicator, "default": default, "parameter_sets": sets}
+    check_results(doc, f"results for {os.fspath(path)!r}")  # never write a file that cannot be read back
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        text = json.dumps(doc, indent=1, allow_nan=False)
+    except ValueError as e:  # a NaN/inf outside the checked keys
+        raise ValueError(f"results for {path!r} hold a value JSON cannot represent: {e}") from None
+    with open(tmp, "w", encoding="utf-8") as f:  # a reader or a second writer never sees half a file
+        f.write(text + "\n")
+    os.replace(tmp, path)
     return doc
 
 

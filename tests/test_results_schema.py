@@ -110,3 +110,18 @@ def test_committed_results_pass_the_schema(name):
     doc = jaxgeci.load_results(os.path.join(RESULTS, name))
     for set_name in doc["parameter_sets"]:
         jaxgeci.sensor_from_results(doc, set_name=set_name)
+
+
+def test_write_results_refuses_what_it_could_not_read_back(tmp_path):
+    d = _doc()
+    d["parameter_sets"]["DS31"]["median_ev"] = float("nan")
+    with pytest.raises(ValueError, match=r"results for '.*out\.json': parameter_sets\['DS31'\]\.median_ev must be"):
+        jaxgeci.write_results(tmp_path / "out.json", "jGCaMP8m", d["parameter_sets"], "DS31")
+    d = _doc()
+    d["parameter_sets"]["DS31"]["fit"] = {"start_losses": [float("inf")]}
+    with pytest.raises(ValueError, match=r"out\.json' hold a value JSON cannot represent"):
+        jaxgeci.write_results(tmp_path / "out.json", "jGCaMP8m", d["parameter_sets"], "DS31")
+    assert os.listdir(tmp_path) == []  # nothing half-written
+    jaxgeci.write_results(tmp_path / "out.json", "jGCaMP8m", _doc()["parameter_sets"], "DS31")
+    assert os.listdir(tmp_path) == ["out.json"]
+    json.loads((tmp_path / "out.json").read_text())  # strict JSON
