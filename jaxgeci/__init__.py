@@ -115,6 +115,20 @@ from ._targeting import (
 # isort: split
 # Measurement: photons, noise, neuropil, bleaching, drift
 from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for
+from ._measurement import (
+    annulus_weights as annulus_weights,
+    ar1 as ar1,
+    bleach_factor as bleach_factor,
+    BLEACH_POWER_EXPONENT as BLEACH_POWER_EXPONENT,
+    bleach_rate as bleach_rate,
+    dff_from_fluorescence as dff_from_fluorescence,
+    ou_drift as ou_drift,
+    raw_fluorescence as raw_fluorescence,
+    running_percentile as running_percentile,
+    SPIKE_AMPLITUDE_CV as SPIKE_AMPLITUDE_CV,
+    spike_amplitudes as spike_amplitudes,
+    SUITE2P_NEUROPIL_FACTOR as SUITE2P_NEUROPIL_FACTOR,
+)
 from ._noise import (
     CleoGaussianNoise as CleoGaussianNoise,
     gaussian_log_density as gaussian_log_density,
