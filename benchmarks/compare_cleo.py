@@ -23,6 +23,10 @@ Sections (``--sections``, default all):
   ``tests/test_reference_sensor.py``), both against a float64 reference (accurate method,
   dt = 2 us, convergence checked against 4 us); speed ratio at equal or better accuracy, using
   the Cleo kernel time of the ``kernel`` section of the same run.
+* ``inputs``: the same spikes at N = 1e4, T = 1e4 in every input form (``SpikeTrains``, dense
+  numpy bool / float64, dense jax bool / float32), each timed from the call to
+  ``block_until_ready``; ratios against ``SpikeTrains`` and against the ``kernel`` section's
+  Cleo GECI at the same size.
 * ``fullrate``: ΔF/F recorded at every step. Cleo: network + GECI + ``StateMonitor(dFF)``
   minus the network alone; jaxgeci: ``simulate(sample_every=1)``.
 
@@ -228,6 +232,45 @@ def section_kernel(sizes, repeats, cleo_ok):
     return out
 
 
+def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0):
+    """The same spikes in every input form ``simulate`` takes (N = 1e4, T = 1e4 steps of
+    0.1 ms, 5 Hz Poisson, GCaMP6f read every 333 steps), each timed from the call to
+    ``block_until_ready`` (conversion and validation included; the dense arrays are built
+    before the timer, as a user holds them); ratios against ``SpikeTrains`` and against
+    Cleo's GECI kernel of the ``kernel`` section at the same size in this run."""
+    import jax.numpy as jnp
+
+    sensor = jaxgeci.gcamp6f()
+    n_steps = int(round(dur / DT))
+    trains = trains_for(n, n_steps)
+    dense = trains.to_dense(np.float64)
+    forms = {
+        "SpikeTrains": trains,
+        "numpy bool": dense.astype(bool),
+        "numpy float64": dense,
+        "jax bool": jnp.asarray(dense.astype(bool)),
+        "jax float32": jnp.asarray(dense, dtype=jnp.float32),
+    }
+    fns = {
+        k: (lambda x: lambda: C.block(jaxgeci.simulate(sensor, x, DT, sample_every=EVERY, record=("dFF",)).dFF))(v)
+        for k, v in forms.items()
+    }
+    first, times = interleaved(fns, repeats)
+    best = {k: min(v) for k, v in times.items()}
+    kern = next((r for r in kernel_rows if r["n_neurons"] == n and r["n_steps"] == n_steps), None)
+    out = []
+    for k in forms:
+        r = {"form": k, "n_neurons": n, "n_steps": n_steps, "jaxgeci_s": best[k], "first_call_s": first[k]}
+        r["neuron_steps_per_s"] = n * n_steps / best[k]
+        r["time_over_spiketrains"] = best[k] / best["SpikeTrains"]
+        if kern is not None and "cleo_geci_s" in kern:
+            r["speedup_vs_cleo_geci"] = kern["cleo_geci_s"] / best[k]
+            r["speedup_vs_cleo_geci_profiled"] = kern["cleo_geci_profiled_s"] / best[k]
+        r["all_times"] = times[k]
+        out.append(rec(r, section="inputs"))
+    return out
+
+
 def section_imaging(sizes, repeats, cleo_ok, dur=2.0):
     n_steps = int(round(dur / DT))
     out = []
@@ -390,7 +433,7 @@ def section_fullrate(sizes, repeats, cleo_ok, dur=0.2):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sections", nargs="+", default=["kernel", "imaging", "accuracy", "fullrate"])
+    p.add_argument("--sections", nargs="+", default=["kernel", "inputs", "imaging", "accuracy", "fullrate"])
     p.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000])
     p.add_argument("--imaging-sizes", nargs="+", type=int, default=[1000, 10_000])
     p.add_argument("--fullrate-sizes", nargs="+", type=int, default=[1000, 10_000])
@@ -421,6 +464,8 @@ def main(argv=None):
     kernel = []
     if "kernel" in a.sections:
         kernel = result["kernel"] = section_kernel(a.sizes, a.repeats, cleo_ok)
+    if "inputs" in a.sections:
+        result["inputs"] = section_inputs(kernel, a.repeats)
     if "imaging" in a.sections:
         result["imaging"] = section_imaging(a.imaging_sizes, a.repeats, cleo_ok)
     if "accuracy" in a.sections:

@@ -50,6 +50,7 @@ __version__ = "0.1.0"
 from . import io as io
 from ._baseline import bspline_basis as bspline_basis
 from ._chunked import simulate_chunked as simulate_chunked
+from ._closed_loop import ClosedLoopScope as ClosedLoopScope, ScopeState as ScopeState
 
 # Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
 from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
@@ -66,6 +67,8 @@ from ._fit import (
     sensor_constants as sensor_constants,
 )
 from ._fit_plot import plot_evaluation as plot_evaluation
+from ._fitted import fitted as fitted, fitted_info as fitted_info, fitted_names as fitted_names
+from ._injection import Injection as Injection
 from ._models import get_model as get_model, MODELS as MODELS, ModelSpec as ModelSpec, register_model as register_model
 from ._neo import scope_to_neo as scope_to_neo
 from ._project import make_batch as make_batch, RecordingBatch as RecordingBatch, unit_trace as unit_trace
@@ -86,13 +89,7 @@ from ._s2f import (
     S2FState as S2FState,
 )
 from ._s2f_adaptive import AdaptiveS2F as AdaptiveS2F
-from ._scope import (
-    ClosedLoopScope as ClosedLoopScope,
-    ImagingResult as ImagingResult,
-    Injection as Injection,
-    Scope as Scope,
-    ScopeState as ScopeState,
-)
+from ._scope import ImagingResult as ImagingResult, Scope as Scope
 from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope
 
 # Multi-device runs: neurons (and parameter batches) sharded over a device mesh (issue 6)
@@ -148,3 +145,10 @@ from ._infer import (
     infer_spikes as infer_spikes,
     SpikeInference as SpikeInference,
 )
+
+
+def __getattr__(attr: str):
+    # ``jaxgeci.jgcamp8m`` and the like: say where that indicator is (S2F preset, fitted)
+    from .indicators import missing_attribute
+
+    raise missing_attribute(__name__, attr)

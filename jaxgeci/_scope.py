@@ -10,22 +10,20 @@ Lengths in m, times in s, ΔF/F and noise dimensionless.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-from typing import Any
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from . import _closed_loop as _cl
+from ._closed_loop import ScopeState
+from ._injection import _scalar_or_none, group_sensor, make_injection, roi_layout, SCOPE_DEFAULT
 from ._sensor import Sensor
 from ._simulate import simulate
 from ._spikes import SpikeTrains
 from ._targeting import (
     _shape,
-    check_coords,
     check_direction,
     check_positive_length,
     plane_mask,
@@ -33,69 +31,6 @@ from ._targeting import (
     unit_vector,
 )
 from ._validation import _short, check_dt, is_concrete
-
-
-class _Default:
-    def __repr__(self):
-        return "<scope default>"
-
-
-SCOPE_DEFAULT = _Default()
-"""Sentinel: "use the scope's value" (so that an explicit ``focus_depth=None`` can mean
-explicit-target mode)."""
-
-
-def _scalar_or_none(name, value, *, allow_zero):
-    if value is None:
-        return None
-    if _shape(value) != ():
-        raise ValueError(f"{name} must be a scalar (m), got shape {_shape(value)}.")
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'} (in m), got {value!r}.")
-    return v
-
-
-def _per_neuron(name, value, n_neurons, idx):
-    """A scalar or ``(n_neurons,)`` sensor constant, taken at the neurons ``idx``."""
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        return np.full(len(idx), float(arr))
-    if arr.shape == (n_neurons,):
-        return arr[idx]
-    raise ValueError(f"{name} must be a scalar or ({n_neurons},) (one per neuron), got shape {arr.shape}.")
-
-
-class Injection(eqx.Module):
-    """One injection: the ROIs it selected, in ROI order.
-
-    Attributes:
-        population: name of the neuron population.
-        n_neurons: number of neurons of that population.
-        i_targets: neuron index of each ROI within the population, ``(rois,)`` ints (NumPy;
-            stored as a static tuple so the ROI layout is static under ``jit``).
-        sigma: noise std of each ROI (dimensionless), ``(rois,)``.
-        rho_rel: relative expression of each ROI (dimensionless), ``(rois,)``.
-        focus_coords: ROI positions (m), ``(rois, 3)``: on-plane coordinates in plane mode,
-            the neuron coordinates in explicit mode.
-        focus_depth: the focus depth used (m), or ``None`` (explicit-target mode).
-        soma_radius: the soma radius used (m).
-        n_candidates: in-plane candidates before the SNR cut (explicit mode: ROIs).
-    """
-
-    population: str = eqx.field(static=True)
-    n_neurons: int = eqx.field(static=True)
-    targets: tuple = eqx.field(static=True)
-    sigma: Float[Array, " rois"]
-    rho_rel: Float[Array, " rois"]
-    focus_coords: Float[Array, "rois 3"]
-    focus_depth: float | None = eqx.field(static=True)
-    soma_radius: float = eqx.field(static=True)
-    n_candidates: int = eqx.field(static=True)
-
-    @property
-    def i_targets(self) -> np.ndarray:
-        return np.asarray(self.targets, dtype=np.int64).reshape(-1)
 
 
 class ImagingResult(eqx.Module):
@@ -127,13 +62,6 @@ class ImagingResult(eqx.Module):
     def noise(self):
         """``dFF - dFF_clean`` (dimensionless)."""
         return self.dFF - self.dFF_clean
-
-
-class ScopeState(eqx.Module):
-    """Closed-loop state: the sensor state of each population's ROIs and the step count."""
-
-    sensor_states: dict
-    step: Int[Array, ""]
 
 
 def _noise(key, sigma, steps_shape_n: int, dtype):
@@ -187,6 +115,7 @@ class Scope(eqx.Module):
     snr_cutoff: Float[Array, ""]
     cleo_compat: bool = eqx.field(static=True)
     injections: tuple = ()
+    layout: tuple = ()
 
     def __init__(
         self,
@@ -225,6 +154,7 @@ class Scope(eqx.Module):
         self.snr_cutoff = jnp.asarray(snr_cutoff, dtype=float)
         self.cleo_compat = bool(cleo_compat)
         self.injections = tuple(injections)
+        self.layout = roi_layout(self.injections)  # per-population ROI groups, once per scope
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -305,6 +235,9 @@ class Scope(eqx.Module):
         ``base_sigma``, or the sensor's); no focus factor, no SNR cut; focus coordinates are
         the neuron coordinates.
 
+        Per-neuron sensor constants (``(neurons,)`` leaves) belong to the population's
+        neurons: each ROI is simulated with the constants of its own neuron.
+
         Args:
             population: name of the neuron population (Cleo's neuron group).
             coords: ``(neurons, 3)`` neuron positions (m).
@@ -322,139 +255,26 @@ class Scope(eqx.Module):
 
         Raises:
             ValueError/TypeError: bad coordinates or lengths, ``i_targets`` out of range or
-                given with a focus depth, a population re-injected with another neuron count.
+                given with a focus depth, a population re-injected with another neuron count,
+                per-neuron sensor constants of another length than the population.
         """
-        if not isinstance(population, str) or not population:
-            raise TypeError(f"population must be a non-empty string naming the neuron population, got {population!r}.")
-        check_coords(coords)
-        if not is_concrete(coords):
-            raise TypeError("coords must be concrete (inject runs eagerly; targeting is data dependent).")
-        coords = jnp.asarray(coords, dtype=float)
-        n_neurons = int(coords.shape[0])
-        for inj in self.injections:
-            if inj.population == population and inj.n_neurons != n_neurons:
-                raise ValueError(
-                    f"population {population!r} was injected before with {inj.n_neurons} neurons, now coords has "
-                    f"{n_neurons}; use another name for another population."
-                )
-        fd = self.focus_depth if focus_depth is SCOPE_DEFAULT else focus_depth
-        fd = _scalar_or_none("focus_depth", fd, allow_zero=True)
-        if soma_radius is None:
-            R = float(self.soma_radius)
-        else:
-            check_positive_length("soma_radius", soma_radius)
-            R = float(soma_radius)
-        if base_sigma is not None:
-            arr = np.asarray(base_sigma, dtype=float)
-            if arr.ndim > 1 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
-                raise ValueError(f"base_sigma must be finite and >= 0 (dimensionless), got {_short(base_sigma)}.")
-        plane = fd is not None and fd != 0.0
-
-        if plane:
-            if i_targets is not None:
-                raise ValueError(
-                    f"i_targets is only used in explicit-target mode, but the focus depth is {fd!r} m; "
-                    "pass focus_depth=None to target neurons explicitly."
-                )
-            if sigma_noise is not None:
-                raise ValueError(
-                    "sigma_noise is only used in explicit-target mode (focus_depth=None); in plane mode "
-                    "use base_sigma (the in-focus noise std)."
-                )
-            pm = plane_mask(
-                coords,
-                fd,
-                self.img_width,
-                self.location,
-                self.direction,
-                R,
-                self.sensor.location,
-                cleo_compat=self.cleo_compat,
-            )
-            cand = np.flatnonzero(np.asarray(pm.mask))
-            nff = np.asarray(pm.noise_focus_factor)[cand]
-            cop = np.asarray(pm.coords_on_plane)[cand]
-            base = self.sensor.sigma_noise if base_sigma is None else base_sigma
-            sigma = nff * _per_neuron("base_sigma", base, n_neurons, cand)
-            rho = self._rho(rho_rel, cand.size, key)
-            if self.sensor.dFF_1AP is None:
-                warnings.warn(
-                    f"SNR cutoff not used, since {self.sensor.name or type(self.sensor).__name__} has no "
-                    "dFF_1AP (None); every in-plane candidate is kept.",
-                    stacklevel=2,
-                )
-                keep = np.ones(cand.size, dtype=bool)
-            else:
-                d1 = _per_neuron("dFF_1AP", self.sensor.dFF_1AP, n_neurons, cand)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    snr = rho * d1 / sigma
-                keep = snr > float(self.snr_cutoff)
-            targets, sigma, rho, fcoords = cand[keep], sigma[keep], rho[keep], cop[keep]
-            n_cand = int(cand.size)
-        else:
-            if i_targets is None:
-                targets = np.arange(n_neurons)
-            else:
-                it = np.asarray(i_targets)
-                if it.ndim != 1 or (it.size and not np.issubdtype(it.dtype, np.integer)):
-                    raise TypeError(f"i_targets must be a 1-D array of neuron indices (ints), got {_short(i_targets)}.")
-                if it.size and (it.min() < 0 or it.max() >= n_neurons):
-                    raise ValueError(
-                        f"i_targets must lie in [0, {n_neurons}) for population {population!r}, got {_short(it)}."
-                    )
-                targets = it.astype(np.int64)
-            if sigma_noise is not None:
-                sig = np.asarray(sigma_noise, dtype=float)
-                if sig.ndim > 1 or not np.all(np.isfinite(sig)) or np.any(sig < 0):
-                    raise ValueError(f"sigma_noise must be finite and >= 0 (dimensionless), got {_short(sigma_noise)}.")
-                if sig.ndim == 1 and sig.shape != targets.shape:
-                    raise ValueError(
-                        f"sigma_noise must be a scalar or ({targets.size},) (one per target), got {sig.shape}."
-                    )
-                sigma = np.broadcast_to(sig, targets.shape).astype(float)
-            else:
-                base = self.sensor.sigma_noise if base_sigma is None else base_sigma
-                sigma = _per_neuron("sigma_noise", base, n_neurons, targets)
-            rho = self._rho(rho_rel, targets.size, key)
-            fcoords = np.asarray(coords)[targets]
-            n_cand = int(targets.size)
-            fd = None
-
-        inj = Injection(
-            population=population,
-            n_neurons=n_neurons,
-            targets=tuple(int(i) for i in targets),
-            sigma=jnp.asarray(sigma, dtype=float),
-            rho_rel=jnp.asarray(rho, dtype=float),
-            focus_coords=jnp.asarray(fcoords, dtype=float).reshape(-1, 3),
-            focus_depth=fd,
-            soma_radius=R,
-            n_candidates=n_cand,
+        inj = make_injection(
+            self,
+            population,
+            coords,
+            focus_depth=focus_depth,
+            soma_radius=soma_radius,
+            base_sigma=base_sigma,
+            rho_rel=rho_rel,
+            i_targets=i_targets,
+            sigma_noise=sigma_noise,
+            key=key,
         )
-        return self._replace(injections=self.injections + (inj,))
-
-    @staticmethod
-    def _rho(rho_rel, n: int, key) -> np.ndarray:
-        if rho_rel is None:
-            return np.ones(n)
-        if callable(rho_rel):
-            if key is None:
-                raise ValueError("rho_rel is a function (key, n) -> (n,): pass key=jax.random.key(...).")
-            out = np.asarray(rho_rel(key, n), dtype=float)
-            what = f"rho_rel({n}) returned"
-        else:
-            out = np.asarray(rho_rel, dtype=float)
-            if out.ndim == 0:
-                out = np.full(n, float(out))
-            what = "rho_rel has"
-        if out.shape != (n,):
-            raise ValueError(
-                f"{what} shape {out.shape}; expected ({n},), one value per candidate (plane mode: in-plane "
-                "neurons before the SNR cut; explicit mode: one per target)."
-            )
-        if not np.all(np.isfinite(out)) or np.any(out < 0):
-            raise ValueError(f"rho_rel must be finite and >= 0 (dimensionless), got {_short(out)}.")
-        return out
+        new = self._replace(injections=self.injections + (inj,))
+        for g in new.layout:  # per-neuron constants must match the population (raises naming them)
+            if g.population == population:
+                jax.eval_shape(lambda s, g=g: group_sensor(s, g), self.sensor)
+        return new
 
     # ------------------------------------------------------------------ attributes (Cleo's)
     @property
@@ -550,20 +370,12 @@ class Scope(eqx.Module):
         if population not in self.populations:
             raise ValueError(f"unknown population {population!r}; this scope has {list(self.population_names)}.")
 
-    def _groups(self):
-        """Per population: (global ROI indices, neuron indices, rho_rel, n_neurons)."""
-        roi_inj = self.roi_injection
-        i_t = np.asarray(self.i_targets)
-        out = {}
-        for p in self.population_names:
-            mine = [j for j, inj in enumerate(self.injections) if inj.population == p]
-            g = np.flatnonzero(np.isin(roi_inj, mine)).astype(np.int64)  # ROI order, no per-ROI Python
-            if g.size == 0:
-                continue  # injections of this population selected no neuron
-            n_neurons = next(inj.n_neurons for inj in self.injections if inj.population == p)
-            rho = jnp.concatenate([inj.rho_rel for inj in self.injections if inj.population == p])
-            out[p] = (g, i_t[g], rho, n_neurons)
-        return out
+    @property
+    def roi_order(self) -> np.ndarray:
+        """Permutation from the populations' concatenated ROIs (layout order) to ROI order."""
+        if not self.layout:
+            return np.zeros(0, np.int64)
+        return np.argsort(np.concatenate([g.g for g in self.layout]), kind="stable")
 
     def _by_population(self, value, what: str, required: bool = True) -> dict:
         names = self.population_names
@@ -632,10 +444,11 @@ class Scope(eqx.Module):
             spikes = {p: None for p in self.population_names}  # Ca alone drives the sensor
         else:
             spikes = self._by_population(spikes_by_population, "spikes_by_population")
-        cols, perm, finals = [], [], {}
+        cols, finals = [], {}
         t = steps = rate = None
         n_steps_seen = None
-        for p, (g, nid, rho, n_neurons) in self._groups().items():
+        for grp in self.layout:
+            p, nid, rho, n_neurons = grp.population, grp.nid, grp.rho_rel, grp.n_neurons
             roi_spk = None if spikes[p] is None else _roi_spikes(spikes[p], nid, n_neurons, p)
             roi_ca = None
             if p in ca_pre:
@@ -657,7 +470,7 @@ class Scope(eqx.Module):
                 )
             n_steps_seen = T
             res = simulate(
-                self.sensor,
+                group_sensor(self.sensor, grp),
                 roi_spk,
                 dt,
                 rho_rel=rho,
@@ -671,11 +484,9 @@ class Scope(eqx.Module):
                 checkpoint=checkpoint,
             )
             cols.append(res.dFF)
-            perm.append(g)
             finals[p] = res.final_state
             t, steps, rate = res.t, res.steps, res.sample_rate_hz
-        order = np.argsort(np.concatenate(perm), kind="stable")
-        noisy, clean, sigma = _assemble(cols, jnp.asarray(order), self.sigma_noise, key if noise else None)
+        noisy, clean, sigma = _assemble(cols, jnp.asarray(self.roi_order), self.sigma_noise, key if noise else None)
         return ImagingResult(
             dFF=noisy,
             dFF_clean=clean,
@@ -690,54 +501,35 @@ class Scope(eqx.Module):
     # ------------------------------------------------------------------ closed loop
     def init_state(self) -> ScopeState:
         """Every ROI's sensor at rest (step 0)."""
-        return ScopeState(
-            sensor_states={p: self.sensor.init(len(g)) for p, (g, *_rest) in self._groups().items()},
-            step=jnp.asarray(0),
-        )
+        return _cl.init_state(self)
 
     def advance(self, state: ScopeState, spikes_by_population, dt: float, *, ca_by_population=None, method="cleo"):
-        """One step ``k -> k+1`` of every ROI (the sensor's own ``advance``).
+        """One step ``k -> k+1`` of every ROI (the driver's step, as :meth:`image`).
 
         Args:
             state: :class:`ScopeState` at the start of step ``k``.
-            spikes_by_population: ``{population: (neurons,)}`` spike counts of step ``k``.
+            spikes_by_population: ``{population: (neurons,)}`` spike counts of step ``k``
+                (finite, >= 0).
             dt: time step (s).
             ca_by_population: ``{population: (neurons,)}`` Ca (M) of step ``k`` for
                 pre-existing-Ca sensors.
+            method: integration method, see :func:`jaxgeci.simulate`.
         """
+        dt = check_dt(dt)
         method = self.sensor.check_run(dt, method)
-        spikes = self._by_population(spikes_by_population, "spikes_by_population")
-        ca = self._by_population(ca_by_population, "ca_by_population", required=False)
-        new = {}
-        for p, (_g, nid, _rho, n_neurons) in self._groups().items():
-            s = jnp.asarray(spikes[p])
-            if s.shape != (n_neurons,):
-                raise ValueError(f"spikes of population {p!r} for one step must be ({n_neurons},), got {s.shape}.")
-            ca_k = None if p not in ca else jnp.take(jnp.asarray(ca[p], dtype=float), jnp.asarray(nid))
-            new[p] = _advance(self.sensor, state.sensor_states[p], jnp.take(s, jnp.asarray(nid)), ca_k, dt, method)
-        return ScopeState(sensor_states=new, step=state.step + 1)
+        return _cl.step(self, state, spikes_by_population, dt, method, ca_by_population=ca_by_population)
 
     def get_state(self, state: ScopeState, *, key=None, sample_index=None, ca_by_population=None):
         """ΔF/F of every ROI now (Cleo's ``get_state``), ROI order, ``(n_rois,)``, plus
         ``N(0, sigma)`` noise when ``key`` is given (drawn from ``fold_in(key, sample_index)``,
         as sample ``sample_index`` of :meth:`image`; default ``sample_index = 0``)."""
-        ca = self._by_population(ca_by_population, "ca_by_population", required=False)
-        cols, perm = [], []
-        for p, (g, nid, rho, _n) in self._groups().items():
-            ca_now = None if p not in ca else jnp.take(jnp.asarray(ca[p], dtype=float), jnp.asarray(nid))
-            cols.append(self.sensor.readout(state.sensor_states[p], rho, ca_now))
-            perm.append(g)
-        order = np.argsort(np.concatenate(perm), kind="stable")
-        clean = jnp.concatenate(cols)[order]
-        if key is None:
-            return clean
         m = 0 if sample_index is None else sample_index
-        return clean + jax.random.normal(jax.random.fold_in(key, m), clean.shape, clean.dtype) * self.sigma_noise
+        return _cl.read(self, state, key=key, sample_index=m, ca_by_population=ca_by_population)
 
     def closed_loop(self, dt: float, *, key=None, save_history: bool = False, method: str = "cleo"):
         """A stateful closed-loop reader (Cleo's ``Scope`` inside a running network); see
         :class:`ClosedLoopScope`."""
-        return ClosedLoopScope(self, dt, key=key, save_history=save_history, method=method)
+        return _cl.ClosedLoopScope(self, dt, key=key, save_history=save_history, method=method)
 
     # ------------------------------------------------------------------ plotting and export
     def add_self_to_plot(self, ax, **kwargs):
@@ -760,11 +552,6 @@ class Scope(eqx.Module):
         from ._neo import scope_to_neo
 
         return scope_to_neo(self, result, **kwargs)
-
-
-@eqx.filter_jit
-def _advance(sensor, state, spikes, ca, dt, method):
-    return sensor.advance(state, spikes, dt, ca, method=method)
 
 
 def _roi_spikes(spk, nid: np.ndarray, n_neurons: int, population: str):
@@ -793,111 +580,3 @@ def _roi_spikes(spk, nid: np.ndarray, n_neurons: int, population: str):
     if is_concrete(arr) and arr.dtype == bool:
         arr = arr.astype(np.float32)
     return jnp.take(jnp.asarray(arr), jnp.asarray(nid), axis=1)
-
-
-@eqx.filter_jit
-def _cl_step(sensor, states, spikes, nids, ca, dt, method):
-    new = {}
-    for p, nid in nids.items():
-        ca_k = None if ca.get(p) is None else jnp.take(jnp.asarray(ca[p], dtype=float), nid)
-        new[p] = sensor.advance(states[p], jnp.take(jnp.asarray(spikes[p]), nid), dt, ca_k, method=method)
-    return new
-
-
-@eqx.filter_jit
-def _cl_read(sensor, states, nids, rhos, order, sigma, key, m, ca):
-    cols = []
-    for p, nid in nids.items():
-        ca_now = None if ca.get(p) is None else jnp.take(jnp.asarray(ca[p], dtype=float), nid)
-        cols.append(sensor.readout(states[p], rhos[p], ca_now))
-    clean = jnp.concatenate(cols)[order]
-    if key is None:
-        return clean
-    return clean + jax.random.normal(jax.random.fold_in(key, m), clean.shape, clean.dtype) * sigma.astype(clean.dtype)
-
-
-class ClosedLoopScope:
-    """Stateful wrapper for step-by-step use (Cleo's ``get_state`` inside a simulation).
-
-    ``reader.step(spikes_k)`` advances one step; ``reader.get_state()`` returns the ROIs'
-    noisy ΔF/F now (clean when built without ``key``). With ``save_history=True`` every
-    ``get_state`` call is stored: :attr:`t` (s; Cleo's ``t_ms`` in ms) and :attr:`dFF`
-    ``(n_calls, n_rois)``. After ``n`` steps, ``get_state`` equals row ``n`` of
-    ``scope.image(...)`` (noise included: call ``m`` draws from ``fold_in(key, m)``).
-    """
-
-    def __init__(self, scope: Scope, dt: float, *, key=None, save_history: bool = False, method: str = "cleo"):
-        self.scope = scope
-        self.dt = check_dt(dt)
-        self.method = method
-        scope.sensor.check_run(self.dt, method)
-        self.key = key
-        self.save_history = bool(save_history)
-        self.state = scope.init_state()
-        groups = scope._groups()
-        self._nids = {p: jnp.asarray(nid) for p, (_g, nid, _rho, _n) in groups.items()}
-        self._n_neurons = {p: n for p, (_g, _nid, _rho, n) in groups.items()}
-        self._rhos = {p: rho for p, (_g, _nid, rho, _n) in groups.items()}
-        self._order = jnp.asarray(np.argsort(np.concatenate([g for g, *_r in groups.values()]), kind="stable"))
-        self._sigma = scope.sigma_noise
-        self.n_steps = 0
-        self.n_calls = 0
-        self._t: list[float] = []
-        self._dFF: list[Any] = []
-
-    def step(self, spikes_by_population, *, ca_by_population=None) -> None:
-        """Advance one step with this step's ``{population: (neurons,)}`` spike counts."""
-        spikes = self.scope._by_population(spikes_by_population, "spikes_by_population")
-        ca = self.scope._by_population(ca_by_population, "ca_by_population", required=False)
-        for p, n in self._n_neurons.items():
-            if _shape(spikes[p]) != (n,):
-                raise ValueError(f"spikes of population {p!r} for one step must be ({n},), got {_shape(spikes[p])}.")
-        new = _cl_step(
-            self.scope.sensor,
-            self.state.sensor_states,
-            {p: spikes[p] for p in self._nids},
-            self._nids,
-            {p: ca.get(p) for p in self._nids},
-            self.dt,
-            self.method,
-        )
-        self.state = ScopeState(sensor_states=new, step=self.state.step + 1)
-        self.n_steps += 1
-
-    def get_state(self, *, ca_by_population=None):
-        """ROI ΔF/F now (plus noise when the reader has a key), ``(n_rois,)``."""
-        ca = self.scope._by_population(ca_by_population, "ca_by_population", required=False)
-        y = _cl_read(
-            self.scope.sensor,
-            self.state.sensor_states,
-            self._nids,
-            self._rhos,
-            self._order,
-            self._sigma,
-            self.key,
-            jnp.asarray(self.n_calls),
-            {p: ca.get(p) for p in self._nids},
-        )
-        if self.save_history:
-            self._t.append(self.n_steps * self.dt)
-            self._dFF.append(y)
-        self.n_calls += 1
-        return y
-
-    @property
-    def t(self) -> np.ndarray:
-        """Times (s) of the recorded ``get_state`` calls."""
-        return np.asarray(self._t)
-
-    @property
-    def dFF(self):
-        """Recorded ``get_state`` outputs, ``(n_calls, n_rois)``."""
-        n = self.scope.n
-        return jnp.stack(self._dFF) if self._dFF else jnp.zeros((0, n))
-
-    @property
-    def sigma(self):
-        return self.scope.sigma_noise
-
-
-RhoRelGenerator = Callable[[Any, int], Any]
