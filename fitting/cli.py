@@ -30,6 +30,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     # (or ``subparsers.add_parser``) and sets ``run=FUNC`` with ``FUNC(args) -> int | None``;
     # main() gives every subcommand the one-line error handling below.
     "infer",
+    "package_data",
 )
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, KeyError, ImportError, EOFError, zipfile.BadZipFile)

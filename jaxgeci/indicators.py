@@ -148,14 +148,106 @@ gcamp6_rs09 = gcamp6rs09
 ogb_1 = ogb1
 
 
-def get_preset(name: str, **kwargs) -> GECI:
-    """Preset by name (case-insensitive; Cleo's display names like "GCaMP6f" or "OGB-1" and
-    the function names both work).
+FAMILIES = {
+    "cleo": "Cleo/NAOMi GECI preset (Cleo 0.20 constants)",
+    "s2f": "S2F preset (Zhang et al. 2023's published fit)",
+    "fitted": "fitted to real recordings (shipped with jaxgeci)",
+}
+"""The indicator families :func:`get_preset` knows, with one line each."""
+
+
+def _cleo_key(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def families(name: str) -> dict[str, str]:
+    """Where indicator ``name`` is available: ``{family: how to get it}`` for the families of
+    :data:`FAMILIES` that know it (case-insensitive); empty if none does.
+
+    >>> families("jGCaMP8m")  # {'s2f': "S2F preset ...: jaxgeci.s2f('jGCaMP8m')", 'fitted': ...}
+    """
+    from ._fitted import _key, fitted_names
+    from ._s2f import S2F_PRESETS
+
+    out = {}
+    key = _cleo_key(str(name))
+    if key in PRESETS or key in ALIASES:
+        spec = PRESETS[ALIASES.get(key, key)]
+        out["cleo"] = f"{FAMILIES['cleo']}: jaxgeci.{ALIASES.get(key, key)}() or jaxgeci.get_preset({spec.name!r})"
+    s2f_names = {k.replace("-", ""): v.name for k, v in S2F_PRESETS.items()}
+    if key in s2f_names:
+        out["s2f"] = f"{FAMILIES['s2f']}: jaxgeci.s2f({s2f_names[key]!r})"
+    fitted = {_key(n): n for n in fitted_names()}
+    fkey = _key(str(name))
+    prep = ""
+    if fkey.endswith("tg") and fkey[:-2] in fitted:
+        fkey, prep = fkey[:-2], ', preparation="transgenic"'
+    if fkey in fitted:
+        out["fitted"] = f"{FAMILIES['fitted']}: jaxgeci.fitted({fitted[fkey]!r}{prep})"
+    return out
+
+
+def available() -> dict[str, tuple[str, ...]]:
+    """Every indicator name :func:`get_preset` knows, with its families (see :data:`FAMILIES`),
+    e.g. ``{"GCaMP6f": ("cleo", "s2f", "fitted"), "jGCaMP8m": ("s2f", "fitted"), ...}``."""
+    from ._fitted import fitted_names
+    from ._s2f import S2F_PRESETS
+
+    names = [p.name for p in PRESETS.values()] + [p.name for p in S2F_PRESETS.values()] + list(fitted_names())
+    return {n: tuple(families(n)) for n in sorted(set(names), key=str.lower)}
+
+
+def get_preset(name: str, family: str = "cleo", **kwargs):
+    """Indicator by name (case-insensitive; Cleo's display names like "GCaMP6f" or "OGB-1" and
+    the function names both work) from one family:
+
+    - ``"cleo"`` (default): Cleo 0.20's GECI preset, exactly Cleo's constants (a :class:`GECI`);
+      ``kwargs`` go to the preset function.
+    - ``"s2f"``: Zhang et al. 2023's S2F preset (``jaxgeci.s2f(name, **kwargs)``).
+    - ``"fitted"``: the constants fitted to real recordings (``jaxgeci.fitted(name, **kwargs)``,
+      e.g. ``preparation="transgenic"``).
+
+    :func:`available` lists every name with its families.
 
     Raises:
-        ValueError: unknown name, listing the known ones.
+        ValueError: a name the family does not know; the message says which families have it
+            and the call that gets it (e.g. ``get_preset("jGCaMP8m")`` points to
+            ``jaxgeci.s2f("jGCaMP8m")`` and ``jaxgeci.fitted("jGCaMP8m")``).
     """
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in PRESETS:
-        raise ValueError(f"Unknown indicator {name!r}; known: {sorted(PRESETS) + sorted(ALIASES)}.")
-    return globals()[key](**kwargs)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string such as 'GCaMP6f', got {type(name).__name__}.")
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
+    fams = families(name)
+    if family not in fams:
+        if fams:
+            where = f" It is available as: {'; '.join(fams.values())}."
+        else:
+            where = f" Known names: {', '.join(available())} (Cleo preset functions: {', '.join(sorted(PRESETS))})."
+        raise ValueError(f"Unknown indicator {name!r} for family {family!r} ({FAMILIES[family]}).{where}")
+    if family == "s2f":
+        from ._s2f import s2f
+
+        return s2f(name, **kwargs)
+    if family == "fitted":
+        from ._fitted import fitted
+
+        return fitted(name, **kwargs)
+    key = _cleo_key(name)
+    return globals()[ALIASES.get(key, key)](**kwargs)
+
+
+def missing_attribute(module: str, attr: str) -> AttributeError:
+    """The ``AttributeError`` for ``module.attr``, pointing to the right call when ``attr``
+    names an indicator of another family (``jaxgeci.jgcamp8m`` -> ``jaxgeci.fitted``)."""
+    fams = families(attr) if not attr.startswith("_") else {}
+    if fams:
+        return AttributeError(
+            f"module {module!r} has no attribute {attr!r}: there is no Cleo preset of that name. "
+            f"It is available as: {'; '.join(fams.values())}."
+        )
+    return AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+
+def __getattr__(attr: str):
+    raise missing_attribute(__name__, attr)
