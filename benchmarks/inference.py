@@ -186,7 +186,7 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None)
             )
     summary = summarise(rows)
     doc = {
-        "machine": machine(),
+        "machine": machine(),  # at the end of the run (the load average covers the run)
         "constants": "in-sample (committed fitting/results; lag: median of the other cells of the set)",
         "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
         "summary": summary,
@@ -210,7 +210,7 @@ def summarise(rows):
             e = {"n_cells": len(sel)}
             for m in METHODS:
                 e[m] = {
-                    k: float(np.median([r[m][k] for r in sel]))
+                    k: float(np.nanmedian([r[m][k] for r in sel]))  # nan: no mass near isolated spikes
                     for k in ("r", "error", "bias", "precision", "recall", "wall_s_per_roi_min")
                 }
             out[cond][ind] = e

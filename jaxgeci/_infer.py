@@ -139,6 +139,25 @@ def _check_inputs(dff, t_frames):
     return y, t, period
 
 
+def _chunks(T: int, period: float, chunk_s, overlap_s):
+    """``(L, starts, owners)``: equal chunks of ``L`` frames starting at ``starts`` (the last
+    one ends at the last frame); chunk ``k`` supplies the frames ``owners[k] = (lo, hi)``."""
+    if chunk_s is None:
+        return T, [0], [(0, T)]
+    check_number("chunk_s", chunk_s, unit="s", strict=True)
+    check_number("overlap_s", overlap_s, unit="s")
+    if not chunk_s > 2 * overlap_s:
+        raise ValueError(f"chunk_s={chunk_s!r} s must exceed twice overlap_s={overlap_s!r} s.")
+    L = int(round(chunk_s / period))
+    if L >= T:
+        return T, [0], [(0, T)]
+    stride = L - int(round(overlap_s / period))
+    starts = list(range(0, T - L, stride)) + [T - L]
+    centres = [a + L / 2 for a in starts]
+    cuts = [0] + [int(round((c0 + c1) / 2)) for c0, c1 in zip(centres[:-1], centres[1:])] + [T]
+    return L, starts, list(zip(cuts[:-1], cuts[1:]))
+
+
 def _fft_size(n: int) -> int:
     """Smallest 2^a 3^b >= n (fast FFT lengths)."""
     best = 1 << (n - 1).bit_length()
@@ -224,6 +243,8 @@ def infer_spikes(
     dt: float = 1e-3,
     min_knot_spacing_s: float = MIN_KNOT_SPACING_S,
     pre_s: float = 2.0,
+    chunk_s: float | None = None,
+    overlap_s: float = 30.0,
     max_iter: int = 3000,
     tol: float = 1e-2,
 ) -> SpikeInference:
@@ -246,7 +267,12 @@ def infer_spikes(
         dt: fine step (s) of the sensor simulation that gives the kernel.
         min_knot_spacing_s: knot spacing (s) of the cubic B-spline baseline (>= 30 s).
         pre_s: extra spike bins before the first frame (s) that absorb earlier spikes.
-        max_iter: solver iteration limit per ROI.
+        chunk_s: for long recordings: solve chunks of this length (s) one after another
+            (memory ~ rois x chunk), each with its own baseline, overlapping by ``overlap_s``
+            (s); each frame is taken from the chunk whose centre is nearest, so it has at least
+            ``overlap_s / 2`` of context on both sides. ``None``: the whole recording at once.
+        overlap_s: overlap of consecutive chunks (s).
+        max_iter: solver iteration limit per ROI (and chunk); ``n_iter`` reports the most used.
         tol: convergence tolerance: the root-mean-square proximal-gradient mapping (the
             optimality residual, 0 at the optimum) relative to the penalty ``lam``.
 
@@ -287,7 +313,8 @@ def infer_spikes(
         )
 
     n_pre = int(math.ceil(float(pre_s) / period))
-    n_bins = n_pre + T
+    L, starts, owners = _chunks(T, period, chunk_s, overlap_s)
+    n_bins = n_pre + L
     K, m0 = frame_kernel(sensor, period, lag_s=float(lag_s), dt=dt, max_frames=n_bins)
     K = K * float(rho_rel)
     n_fft = _fft_size(n_bins + K.size)
@@ -299,21 +326,27 @@ def infer_spikes(
     lam = float(penalty) * knorm / sig
     inv_L = sig**2 / float(np.max(np.abs(Khat)) ** 2)
 
-    B = bspline_basis(t, t[0], t[-1], min_knot_spacing_s)
-    Q, _ = np.linalg.qr(B)
-    w = np.ones(T)
     f = lambda a: jnp.asarray(a, dtype=float)
-    s, conv, n_iter, done = _solve_batch(
-        f(Y), f(Q), f(w), f(sig), jnp.asarray(Khat), f(lam), f(inv_L), float(tol), int(max_iter),
-        n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
-    )  # fmt: skip
-    s = np.asarray(s)[:, n_pre:]
-    conv = np.asarray(conv, dtype=np.float64)
-    base = (Y - conv) @ Q @ Q.T
-    rate = s / period
+    rate, model, base = np.zeros((R, T)), np.zeros((R, T)), np.zeros((R, T))
+    n_iter, done = np.zeros(R, dtype=np.int64), np.ones(R, dtype=bool)
+    for a, (lo, hi) in zip(starts, owners):  # equal-length chunks: one compile
+        seg = slice(a, a + L)
+        Q, _ = np.linalg.qr(bspline_basis(t[seg], t[a], t[a + L - 1], min_knot_spacing_s))
+        s, conv, it, dn = _solve_batch(
+            f(Y[:, seg]), f(Q), f(np.ones(L)), f(sig), jnp.asarray(Khat), f(lam), f(inv_L), float(tol), int(max_iter),
+            n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
+        )  # fmt: skip
+        conv = np.asarray(conv, dtype=np.float64)
+        b = (Y[:, seg] - conv) @ Q @ Q.T
+        keep = slice(lo - a, hi - a)
+        rate[:, lo:hi] = np.asarray(s)[:, n_pre:][:, keep] / period
+        model[:, lo:hi] = (conv + b)[:, keep]
+        base[:, lo:hi] = b[:, keep]
+        n_iter = np.maximum(n_iter, np.asarray(it))
+        done &= np.asarray(dn)
     out = dict(
-        rate=rate, model=conv + base, baseline=base, noise_std=sig, n_spikes=s.sum(axis=1),
-        converged=np.asarray(done), n_iter=np.asarray(n_iter),
+        rate=rate, model=model, baseline=base, noise_std=sig, n_spikes=rate.sum(axis=1) * period,
+        converged=done, n_iter=n_iter,
     )  # fmt: skip
     if squeeze:
         out = {k: v[0] for k, v in out.items()}
