@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     # main() gives every subcommand the one-line error handling below.
     "infer",
     "package_data",
+    "synthesize",
 )
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, KeyError, ImportError, EOFError, zipfile.BadZipFile)

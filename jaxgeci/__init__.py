@@ -111,6 +111,11 @@ from ._targeting import (
 
 # isort: split
 # Measurement: photons, noise, neuropil, bleaching, drift
+from ._calibrate import (
+    calibrate_measurement as calibrate_measurement,
+    MeasurementCalibration as MeasurementCalibration,
+    synthesize_dff as synthesize_dff,
+)
 from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for
 from ._measurement import (
     annulus_weights as annulus_weights,

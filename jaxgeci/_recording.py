@@ -51,6 +51,18 @@ def _read_npz(path: str) -> dict:
         ) from None
 
 
+def _with_fluorescence(d: dict, rec):
+    """``rec`` with the file's ``f_raw``/``f_neuropil`` (when present: 1-D, one per frame, finite)."""
+    extra = {}
+    for k in ("f_raw", "f_neuropil"):
+        if k in d:
+            a = np.asarray(d[k], dtype=np.float64)
+            if a.shape != rec.t_frames.shape or not np.all(np.isfinite(a)):
+                raise ValueError(f"{k} must be finite with one value per frame ({rec.t_frames.size},), got {a.shape}.")
+            extra[k] = a
+    return dataclasses.replace(rec, **extra) if extra else rec
+
+
 @dataclasses.dataclass(frozen=True)
 class Recording:
     """One neuron's ΔF/F trace with its spike times.
@@ -66,6 +78,8 @@ class Recording:
             set from a results file.
         name: short name (the file stem for loaded files).
         metadata: every other scalar metadata entry (str/float/int).
+        f_raw: raw ROI fluorescence (arbitrary units), ``(T,)``, or ``None`` (files without it).
+        f_neuropil: neuropil fluorescence (same units), ``(T,)``, or ``None``.
     """
 
     t_frames: np.ndarray
@@ -76,6 +90,8 @@ class Recording:
     dataset: str = ""
     name: str = ""
     metadata: dict = dataclasses.field(default_factory=dict)
+    f_raw: np.ndarray | None = None
+    f_neuropil: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -129,16 +145,19 @@ class Recording:
         fr = meta.pop("frame_rate_hz", None)
         name = os.path.splitext(os.path.basename(path))[0]
         try:
-            return cls.create(
-                d["t_frames"],
-                d["dff"],
-                d["spike_times"] if read_spikes else np.zeros(0),
-                None if fr is None else float(fr),
-                indicator=str(meta.pop("indicator", "")),
-                dataset=str(meta.pop("dataset", "")),
-                name=name,
-                metadata=meta,
-                burn_in_s=burn_in_s,
+            return _with_fluorescence(
+                d,
+                cls.create(
+                    d["t_frames"],
+                    d["dff"],
+                    d["spike_times"] if read_spikes else np.zeros(0),
+                    None if fr is None else float(fr),
+                    indicator=str(meta.pop("indicator", "")),
+                    dataset=str(meta.pop("dataset", "")),
+                    name=name,
+                    metadata=meta,
+                    burn_in_s=burn_in_s,
+                ),
             )
         except (ValueError, TypeError) as e:
             raise ValueError(f"recording {path!r}: {e}") from None
@@ -252,6 +271,8 @@ class Recording:
             self,
             t_frames=self.t_frames[keep],
             dff=self.dff[keep],
+            f_raw=None if self.f_raw is None else self.f_raw[keep],
+            f_neuropil=None if self.f_neuropil is None else self.f_neuropil[keep],
             spike_times=self.spike_times[self.spike_times <= t_stop],
         ).validated(burn_in_s=0.0)
 

@@ -1,0 +1,163 @@
+"""Calibrate the measurement model on one recording: photons per frame, extra white noise,
+spike-amplitude jitter, slow drift, neuropil ratio and photobleaching.
+
+Moment estimators on the residual ``dff - model`` (``model``: the fitted noise-free prediction,
+e.g. :func:`jaxgeci.evaluate`'s), NumPy on the host (a few ms per recording); the estimates feed
+:func:`synthesize_dff`, which draws synthetic ΔF/F traces from them and a seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._measurement import ou_drift, running_percentile
+from ._noise import CleoGaussianNoise, NAOMI_GAIN_MEAN, NAOMI_GAIN_VAR, PhotonNoise
+
+
+ENF = 1.0 + NAOMI_GAIN_VAR / NAOMI_GAIN_MEAN**2
+"""Excess noise factor of the PMT assumed when converting noise to photons (NAOMi's: 1.23)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurementCalibration:
+    """Measurement parameters estimated from one recording (ΔF/F units unless stated).
+
+    Attributes:
+        photons: resting detected photons per frame (photons): ``ENF / v1`` with ``v1`` the
+            slope of the frame-to-frame noise variance against ``1 + model``.
+        white_sigma: extra signal-independent white noise std (neuropil and read noise).
+        amplitude_cv: spike-amplitude jitter (coefficient of variation) from the growth of the
+            slow residual variance with ``model²``.
+        drift_sigma: stationary std of the slow (OU) drift.
+        drift_tau: its correlation time (s).
+        neuropil_ratio: median ``f_neuropil / f_raw`` (``nan`` without those arrays).
+        bleach_rate: photobleaching rate (1/s) from the raw fluorescence's running 20th
+            percentile (0 without ``f_raw``).
+        frame_rate: frame rate (Hz).
+    """
+
+    photons: float
+    white_sigma: float
+    amplitude_cv: float
+    drift_sigma: float
+    drift_tau: float
+    neuropil_ratio: float
+    bleach_rate: float
+    frame_rate: float
+
+    def to_dict(self) -> dict:
+        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def _nnls(a, b):
+    """Least squares with non-negative coefficients for a few columns (exhaustive active sets)."""
+    best, best_x = np.inf, np.zeros(a.shape[1])
+    for k in range(1, a.shape[1] + 1):
+        for cols in itertools.combinations(range(a.shape[1]), k):
+            x, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+            if np.all(x >= 0):
+                r = float(np.sum((a[:, cols] @ x - b) ** 2))
+                if r < best:
+                    best, best_x = r, np.zeros(a.shape[1])
+                    best_x[list(cols)] = x
+    return best_x
+
+
+def _box(x, n):
+    n = max(1, int(n))
+    k = np.ones(n) / n
+    pad = np.pad(x, (n // 2, n - 1 - n // 2), mode="edge")
+    return np.convolve(pad, k, mode="valid")
+
+
+def _binned(m, values, n_bins, stat):
+    edges = np.quantile(m, np.linspace(0, 1, n_bins + 1))
+    out_m, out_v = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (m >= lo) & (m <= hi)
+        if sel.sum() >= 20:
+            out_m.append(np.median(m[sel]))
+            out_v.append(stat(values[sel]))
+    return np.array(out_m), np.array(out_v)
+
+
+def calibrate_measurement(
+    dff, model, t_frames, *, f_raw=None, f_neuropil=None, slow_s: float = 1.0, n_bins: int = 12
+) -> MeasurementCalibration:
+    """Estimate the measurement parameters of one recording (see :class:`MeasurementCalibration`).
+
+    Args:
+        dff: recorded ΔF/F, ``(T,)``.
+        model: the noise-free prediction at the frames (sensor, amplitude, lag, baseline), ``(T,)``.
+        t_frames: frame times (s), ``(T,)``.
+        f_raw, f_neuropil: raw ROI and neuropil fluorescence (optional), ``(T,)``.
+        slow_s: the fast/slow split of the residual (s): a box filter of this length.
+        n_bins: quantile bins of ``model`` for the mean–variance fits.
+    """
+    y, m, t = (np.asarray(a, dtype=np.float64) for a in (dff, model, t_frames))
+    if not (y.ndim == m.ndim == t.ndim == 1 and y.shape == m.shape == t.shape):
+        raise ValueError(f"dff, model and t_frames must be 1-D of one length, got {y.shape}, {m.shape}, {t.shape}.")
+    if y.size < 100:
+        raise ValueError(f"calibration needs at least 100 frames, got {y.size}.")
+    fr = 1.0 / float(np.median(np.diff(t)))
+    r = y - m
+    n_slow = max(1, round(slow_s * fr))
+    slow = _box(r, n_slow)
+    # frame-to-frame noise: robust variance of first differences (white part), binned by model
+    d = np.diff(r) / math.sqrt(2.0)
+    mm = 0.5 * (m[1:] + m[:-1])
+    bm, bv = _binned(mm, d, n_bins, lambda v: (np.median(np.abs(v)) / 0.6745) ** 2)
+    coef = _nnls(np.column_stack([np.ones_like(bm), 1.0 + bm]), bv)
+    v0, v1 = float(coef[0]), float(coef[1])
+    if v1 <= 0:  # no signal dependence seen: all the white noise is shot noise at rest
+        v1, v0 = float(np.median(bv)), 0.0
+    photons = ENF / v1
+    # slow residual: variance growing with model² = amplitude jitter; the rest = drift
+    sm, sv = _binned(m, slow, n_bins, lambda v: float(np.var(v)))
+    c2 = _nnls(np.column_stack([np.ones_like(sm), sm * sm]), sv)
+    drift_var, cv2 = float(c2[0]), float(c2[1])
+    amplitude_cv = float(min(math.sqrt(cv2), 1.0))
+    rest = m <= np.quantile(m, 0.5)
+    step = max(1, round(0.5 * fr))
+    xs = slow[::step][rest[::step]] if rest[::step].sum() > 10 else slow[::step]
+    rho = float(np.corrcoef(xs[:-1], xs[1:])[0, 1]) if xs.size > 3 else 0.0
+    tau = float(np.clip(-(step / fr) / math.log(min(max(rho, 1e-3), 0.999)), 0.5, 120.0))
+    drift_sigma = math.sqrt(max(drift_var, 0.0))
+    ratio, bleach = float("nan"), 0.0
+    if f_raw is not None and f_neuropil is not None:
+        fraw, fneu = np.asarray(f_raw, float), np.asarray(f_neuropil, float)
+        ratio = float(np.median(fneu / fraw))
+    if f_raw is not None:
+        base = np.asarray(running_percentile(np.asarray(f_raw, float), round(30 * fr), 20.0))
+        ok = base > 0
+        if ok.sum() > 10:
+            bleach = float(max(-np.polyfit(t[ok], np.log(base[ok]), 1)[0], 0.0))
+    return MeasurementCalibration(
+        photons=float(photons),
+        white_sigma=math.sqrt(max(v0, 0.0)),
+        amplitude_cv=amplitude_cv,
+        drift_sigma=drift_sigma,
+        drift_tau=tau,
+        neuropil_ratio=ratio,
+        bleach_rate=bleach,
+        frame_rate=fr,
+    )
+
+
+def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames):
+    """One synthetic ΔF/F draw: ``clean_jittered`` (the prediction from amplitude-jittered
+    spikes, ``(T,)``) plus OU drift, exact photon noise at ``cal.photons`` and white noise of
+    ``cal.white_sigma``. Keys: ``fold_in(key, 0)`` drift, ``1`` photons, ``2`` white noise."""
+    clean = jnp.asarray(clean_jittered, dtype=float)
+    t = np.asarray(t_frames, float)
+    fp = float(np.median(np.diff(t)))
+    drift = ou_drift(jax.random.fold_in(key, 0), clean.shape[0], fp, cal.drift_tau, cal.drift_sigma)
+    shot = PhotonNoise(cal.photons, read_sigma=0.0, dark_counts=0.0)
+    y = shot.sample(jax.random.fold_in(key, 1), clean + drift)
+    return CleoGaussianNoise(cal.white_sigma).sample(jax.random.fold_in(key, 2), y)

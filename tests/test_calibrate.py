@@ -1,0 +1,70 @@
+"""calibrate_measurement recovers the parameters it is given."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxgeci as jg
+
+
+def _model(n, fr, seed=0):
+    rng = np.random.default_rng(seed)
+    m = np.zeros(n)
+    k = np.exp(-np.arange(int(2 * fr)) / (0.5 * fr))
+    for t0 in rng.choice(n - k.size, n // int(3 * fr), replace=False):
+        m[t0 : t0 + k.size] += rng.uniform(0.5, 3.0) * k
+    return m
+
+
+def test_recovers_photons_white_noise_neuropil_and_bleaching(x64):
+    fr, n = 60.0, 36_000  # 10 min
+    t = np.arange(n) / fr
+    m = _model(n, fr)
+    photons, white = 300.0, 0.03
+    y = jg.PhotonNoise(photons, read_sigma=0.0, dark_counts=0.0).sample(jax.random.key(0), jnp.asarray(m))
+    y = np.asarray(jg.CleoGaussianNoise(white).sample(jax.random.key(1), y))
+    rate = 2e-4
+    f_raw = 500.0 * np.exp(-rate * t) * (1 + m)
+    cal = jg.calibrate_measurement(y, m, t, f_raw=f_raw, f_neuropil=0.8 * f_raw)
+    # the binned robust variances carry ~3 % error each over 12 bins of 3000 frames
+    assert cal.photons == pytest.approx(photons, rel=0.15)
+    assert cal.white_sigma == pytest.approx(white, rel=0.25)
+    assert cal.neuropil_ratio == pytest.approx(0.8, rel=1e-9)
+    assert cal.bleach_rate == pytest.approx(rate, rel=0.05)
+    assert cal.frame_rate == pytest.approx(fr)
+    # no slow terms were added: the drift and amplitude jitter found are small
+    assert cal.drift_sigma < 0.02 and cal.amplitude_cv < 0.1
+
+
+def test_recovers_drift_and_amplitude_jitter(x64):
+    fr, n = 30.0, 18_000
+    t = np.arange(n) / fr
+    m = _model(n, fr, seed=1)
+    drift = np.asarray(jg.ou_drift(jax.random.key(2), n, 1 / fr, 5.0, 0.1))
+    y = m + drift + np.random.default_rng(3).normal(0, 0.02, n)
+    cal = jg.calibrate_measurement(y, m, t)
+    assert cal.drift_sigma == pytest.approx(0.1, rel=0.3)  # ~18 independent 5-s stretches... of 600 s
+    assert 1.0 < cal.drift_tau < 15.0
+    assert np.isnan(cal.neuropil_ratio) and cal.bleach_rate == 0.0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="one length"):
+        jg.calibrate_measurement(np.zeros(200), np.zeros(199), np.arange(200.0))
+
+
+def test_recording_carries_raw_and_neuropil_fluorescence(tmp_path):
+    t = np.arange(600) / 30.0
+    f = np.linspace(100, 90, 600)
+    np.savez(tmp_path / "r.npz", t_frames=t, dff=np.sin(t), spike_times=np.array([1.0]), f_raw=f, f_neuropil=0.8 * f)
+    rec = jg.load_recording(tmp_path / "r.npz")
+    np.testing.assert_array_equal(rec.f_raw, f)
+    np.testing.assert_array_equal(rec.f_neuropil, 0.8 * f)
+    w = rec.window(10.0)
+    assert w.f_raw.shape == w.dff.shape == (301,)
+    np.savez(tmp_path / "bad.npz", t_frames=t, dff=np.sin(t), spike_times=np.array([1.0]), f_raw=f[:-1])
+    with pytest.raises(ValueError, match="f_raw"):
+        jg.load_recording(tmp_path / "bad.npz")
+    np.savez(tmp_path / "none.npz", t_frames=t, dff=np.sin(t), spike_times=np.array([1.0]))
+    assert jg.load_recording(tmp_path / "none.npz").f_raw is None
