@@ -119,7 +119,13 @@ def run_oasis(y, ar):
     return np.asarray(res.s, dtype=float)
 
 
-def cell_params(results_dir, rec):
+def cell_params(results_dir, rec, loo_work=None):
+    """``(sensor, set name, model, lag_s, constants)`` for one cell: the committed set for its
+    dataset (``constants="in-sample"``), or, when ``loo_work`` holds the leave-one-out refit of
+    that set's model without this cell (``python -m fitting.benchmark``'s cache format), its
+    constants (``"leave-one-out"``). The lag is the median fitted lag of the set's other cells."""
+    import json
+
     import jaxgeci
 
     path = os.path.join(results_dir, f"{rec.indicator}.json")
@@ -127,10 +133,17 @@ def cell_params(results_dir, rec):
     sensor = jaxgeci.sensor_from_results(path, set_name=set_name)
     others = [c["lag_s"] for n, c in pset.get("cells", {}).items() if n != rec.name]
     lag = float(np.median(others)) if others else 0.0
-    return sensor, set_name, pset["model"], lag
+    which = "in-sample"
+    cache = loo_work and os.path.join(loo_work, f"loo_{rec.indicator}_{pset['model']}_{rec.name}.json")
+    if cache and os.path.exists(cache):
+        with open(cache) as f:
+            consts = json.load(f)["constants"]
+        sensor = jaxgeci.get_model(pset["model"]).build(consts, rec.indicator)
+        which = "leave-one-out"
+    return sensor, set_name, pset["model"], lag, which
 
 
-def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None):
+def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None, loo_work=None):
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -142,7 +155,7 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None)
     rows = []
     for f in files:
         rec = jaxgeci.load_recording(f)
-        sensor, set_name, model, lag = cell_params(results_dir, rec)
+        sensor, set_name, model, lag, which = cell_params(results_dir, rec, loo_work)
         for cond in ("native", "30Hz_nu8"):
             if cond == "native":
                 t, y = rec.t_frames, rec.dff
@@ -151,6 +164,7 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None)
             period = float(np.median(np.diff(t)))
             minutes = (t[-1] - t[0]) / 60.0
             row = {"cell": rec.name, "indicator": rec.indicator, "condition": cond, "set": set_name, "model": model}
+            row["constants"] = which
             row["frame_rate_hz"] = 1.0 / period
             row["nu"] = noise_level(y, 1.0 / period)
             row["lag_s"] = lag
@@ -185,9 +199,11 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None)
                 flush=True,
             )
     summary = summarise(rows)
+    kinds = sorted({r["constants"] for r in rows})
     doc = {
         "machine": machine(),  # at the end of the run (the load average covers the run)
-        "constants": "in-sample (committed fitting/results; lag: median of the other cells of the set)",
+        "constants": " + ".join(kinds) + " (per cell in cells[].constants; lag: median of the other cells of the set)",
+        "batched_timing": batched_timing(data, results_dir),
         "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
         "summary": summary,
         "cells": rows,
@@ -195,8 +211,34 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None)
     save(out, doc)
     print(render_table(summary))
     if figure:
-        plot(summary, rows, figure)
+        plot(summary, rows, figure, label=doc["constants"].split(" (")[0])
     return doc
+
+
+def batched_timing(data, results_dir, n_rois=16, name="jGCaMP8m_DS31_jGCaMP8m_472179_5"):
+    """Wall time per ROI-minute with ``n_rois`` ROIs in one call (one cell plus independent
+    noise of its own level per ROI) vs OASIS AR(1)/AR(2) looping over the same ROIs."""
+    import jaxgeci
+
+    path = os.path.join(data, name + ".npz")
+    if not os.path.exists(path):
+        return None
+    rec = jaxgeci.load_recording(path)
+    sensor = jaxgeci.sensor_from_results(os.path.join(results_dir, "jGCaMP8m.json"), rec.dataset)
+    sig = float(jaxgeci.estimate_noise_std(rec.dff))
+    Y = rec.dff + sig * np.random.default_rng(0).standard_normal((n_rois, rec.n_frames))
+    minutes = n_rois * (rec.t_frames[-1] - rec.t_frames[0]) / 60.0
+    jaxgeci.infer_spikes(sensor, Y, rec.t_frames, max_iter=1)  # compile
+    t0 = time.perf_counter()
+    res = jaxgeci.infer_spikes(sensor, Y, rec.t_frames)
+    out = {"cell": name, "n_rois": n_rois, "jaxgeci": (time.perf_counter() - t0) / minutes}
+    out["converged"] = bool(np.all(res.converged))
+    for ar in (1, 2):
+        t0 = time.perf_counter()
+        for y in Y:
+            run_oasis(y, ar)
+        out[f"oasis_ar{ar}"] = (time.perf_counter() - t0) / minutes
+    return out
 
 
 def summarise(rows):
@@ -252,7 +294,7 @@ def render_table(summary) -> str:
     return "\n".join(lines)
 
 
-def plot(summary, rows, path):
+def plot(summary, rows, path, label=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -274,6 +316,8 @@ def plot(summary, rows, path):
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("Cascade score: Pearson r (bars: median; dots: cells)")
     axes[0].legend(loc="lower left", fontsize=8)
+    if label:
+        fig.suptitle(f"Spike inference on ground-truth cells, constants: {label}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -288,5 +332,14 @@ if __name__ == "__main__":
     ap.add_argument("--figure", default=os.path.join(here, "results", "inference.png"))
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--limit", type=int, default=None, help="only the first N files (development)")
+    ap.add_argument("--loo-work", default=None, help="leave-one-out refits cached here (fitting.benchmark format)")
     a = ap.parse_args()
-    main(a.data, a.results, a.out, indicators=a.indicators.split(","), limit=a.limit, figure=a.figure)
+    main(
+        a.data,
+        a.results,
+        a.out,
+        indicators=a.indicators.split(","),
+        limit=a.limit,
+        figure=a.figure,
+        loo_work=a.loo_work,
+    )
