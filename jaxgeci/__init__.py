@@ -4,7 +4,11 @@ two-photon imaging, reproducing Cleo's ``cleo.imaging`` (cleosim 0.20).
 Units are SI floats everywhere: s, m, 1/s, and M (mol/L) for concentrations.
 """
 
-from . import indicators as indicators
+# S2F sensors (Zhang et al. 2023 spike-to-fluorescence model; issue 5)
+# Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
+from . import indicators as indicators, io as io
+from ._baseline import bspline_basis as bspline_basis
+from ._batch import make_batch as make_batch, RecordingBatch as RecordingBatch
 from ._binding import (
     CalBindingActivationModel as CalBindingActivationModel,
     DoubExpCalBindingActivation as DoubExpCalBindingActivation,
@@ -15,45 +19,16 @@ from ._calcium import (
     DynamicCalcium as DynamicCalcium,
     PreexistingCalcium as PreexistingCalcium,
 )
-from ._excitation import (
-    ExcitationModel as ExcitationModel,
-    LightExcitation as LightExcitation,
-    NullExcitation as NullExcitation,
-)
-from ._fluorescence import hill as hill
-from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as GECIState, naomi_to_si as naomi_to_si
-from ._sensor import Sensor as Sensor
-from ._simulate import read_schedule as read_schedule, simulate as simulate, SimulationResult as SimulationResult
-from ._spikes import SpikeTrains as SpikeTrains
-from .indicators import (
-    gcamp3 as gcamp3,
-    gcamp6_rs06 as gcamp6_rs06,
-    gcamp6_rs09 as gcamp6_rs09,
-    gcamp6f as gcamp6f,
-    gcamp6rs06 as gcamp6rs06,
-    gcamp6rs09 as gcamp6rs09,
-    gcamp6s as gcamp6s,
-    get_preset as get_preset,
-    jgcamp7b as jgcamp7b,
-    jgcamp7c as jgcamp7c,
-    jgcamp7f as jgcamp7f,
-    jgcamp7s as jgcamp7s,
-    ogb1 as ogb1,
-    ogb_1 as ogb_1,
-)
-
-
-__version__ = "0.1.0"
-
-# S2F sensors (Zhang et al. 2023 spike-to-fluorescence model; issue 5)
-# Long simulations with a progress bar; interop subpackage jaxgeci.io (issue 7)
-from . import io as io
-from ._baseline import bspline_basis as bspline_basis
 from ._chunked import simulate_chunked as simulate_chunked
 from ._closed_loop import ClosedLoopScope as ClosedLoopScope, ScopeState as ScopeState
 
 # Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
 from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
+from ._excitation import (
+    ExcitationModel as ExcitationModel,
+    LightExcitation as LightExcitation,
+    NullExcitation as NullExcitation,
+)
 from ._fit import (
     constant_names as constant_names,
     constants_at_bounds as constants_at_bounds,
@@ -68,10 +43,11 @@ from ._fit import (
 )
 from ._fit_plot import plot_evaluation as plot_evaluation
 from ._fitted import fitted as fitted, fitted_info as fitted_info, fitted_names as fitted_names
+from ._fluorescence import hill as hill
+from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as GECIState, naomi_to_si as naomi_to_si
 from ._injection import Injection as Injection
 from ._models import get_model as get_model, MODELS as MODELS, ModelSpec as ModelSpec, register_model as register_model
 from ._neo import scope_to_neo as scope_to_neo
-from ._project import make_batch as make_batch, RecordingBatch as RecordingBatch, unit_trace as unit_trace
 from ._recording import load_recording as load_recording, Recording as Recording
 from ._results import (
     check_results as check_results,
@@ -91,6 +67,7 @@ from ._s2f import (
 from ._s2f_adaptive import AdaptiveS2F as AdaptiveS2F
 from ._scope import ImagingResult as ImagingResult, Scope as Scope
 from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope
+from ._sensor import Sensor as Sensor
 
 # Multi-device runs: neurons (and parameter batches) sharded over a device mesh (issue 6)
 from ._sharding import (
@@ -99,6 +76,8 @@ from ._sharding import (
     shard_sensor as shard_sensor,
     simulate_sharded as simulate_sharded,
 )
+from ._simulate import read_schedule as read_schedule, simulate as simulate, SimulationResult as SimulationResult
+from ._spikes import SpikeTrains as SpikeTrains
 from ._synthetic import synthetic_recording as synthetic_recording
 
 # Scope: two-photon targeting and imaging (issue 3)
@@ -106,6 +85,24 @@ from ._targeting import (
     plane_mask as plane_mask,
     PlaneMask as PlaneMask,
     target_neurons_in_plane as target_neurons_in_plane,
+)
+from ._unit_trace import unit_trace as unit_trace
+from ._version import __version__ as __version__
+from .indicators import (
+    gcamp3 as gcamp3,
+    gcamp6_rs06 as gcamp6_rs06,
+    gcamp6_rs09 as gcamp6_rs09,
+    gcamp6f as gcamp6f,
+    gcamp6rs06 as gcamp6rs06,
+    gcamp6rs09 as gcamp6rs09,
+    gcamp6s as gcamp6s,
+    get_preset as get_preset,
+    jgcamp7b as jgcamp7b,
+    jgcamp7c as jgcamp7c,
+    jgcamp7f as jgcamp7f,
+    jgcamp7s as jgcamp7s,
+    ogb1 as ogb1,
+    ogb_1 as ogb_1,
 )
 
 

@@ -8,7 +8,7 @@ Design (see ``fitting/README.md``):
   frozen leaves, so frozen constants never move. A constant may be shared (scalar) or per cell
   (a ``(cells,)`` leaf, mapped with ``eqx.filter_vmap(in_axes=0)``).
 - Loss = mean over cells of ``1 - EV``; each cell's nuisance terms (amplitude, B-spline
-  baseline, lag) are solved inside the loss (:func:`jaxgeci._project.project`).
+  baseline, lag) are solved inside the loss (:func:`jaxgeci._projection.project`).
 - Gradients run on a segmented simulation (parallel segments with a warm-up), evaluation on the
   exact sequential one.
 - Adam (default) or L-BFGS; multi-start by screening random starts with the (cheap) loss and
@@ -32,20 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._batch import make_batch, RecordingBatch
 from ._checkpoint import checkpoint_exists, CheckpointLock, load_checkpoint, save_checkpoint
 from ._constraints import _is_wrapper, Bounded, Positive, Real, unwrap
-from ._project import (
-    lag_grid,
-    make_batch,
-    model_frames,
-    project,
-    Projection,
-    RecordingBatch,
-    unit_trace,
-    unit_trace_segmented,
-)
+from ._projection import lag_grid, model_frames, project, Projection
 from ._recording import check_scorable, DEFAULT_BURN_IN_S, warn_other_indicator as _warn_other_indicator
 from ._sensor import METHODS, Sensor
+from ._unit_trace import unit_trace, unit_trace_segmented
 from ._validation import check_int, check_number
 
 

@@ -22,7 +22,7 @@ from ._constants import (
 )
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
 from ._fluorescence import hill
-from ._sensor import LOCATIONS, METHODS, Sensor
+from ._sensor import LOCATIONS, Method, METHODS, Sensor
 from ._validation import is_concrete
 
 
@@ -139,6 +139,8 @@ class GECI(Sensor):
         return names
 
     def _resolve_method(self, method: str) -> str:
+        if isinstance(method, Method):  # resolved at the public entry: taken as given
+            return method
         if method not in METHODS:  # at trace time: advance() called directly never guesses
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
         if method == "cleo":
@@ -148,9 +150,9 @@ class GECI(Sensor):
             if isinstance(self.cal_model, PreexistingCalcium) and isinstance(
                 self.bind_act_model, DoubExpCalBindingActivation
             ):
-                return "accurate"
-            return "euler"
-        return "accurate" if method in ("accurate", "exact") else "euler"
+                return Method.ACCURATE
+            return Method.EULER
+        return Method.ACCURATE if method in ("accurate", "exact") else Method.EULER
 
     def check_run(self, dt, method="cleo") -> str:
         super().check_run(dt, method)

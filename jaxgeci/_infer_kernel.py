@@ -18,8 +18,6 @@ import math
 import jax
 import numpy as np
 
-from ._project import unit_trace
-
 
 _KERNEL_MAX_S = 60.0
 """Longest kernel support (s); a slower tail is absorbed by the slow baseline."""
@@ -27,28 +25,52 @@ _KERNEL_REL_TOL = 1e-4
 """The kernel is cut where it stays below this fraction of its peak."""
 
 
-def _unit_response(sensor, dt: float, duration_s: float) -> np.ndarray:
-    """Fine-grid response to one spike at ``t = 0`` minus rest, ``(n,)`` on ``t_k = k dt``."""
-    n = int(math.ceil(duration_s / dt)) + 2
+def single_spike_trace(sensor, dt: float, trace: str = "dFF") -> np.ndarray:
+    """The sensor's response to one spike at ``t = 0`` minus rest, on ``t_k = k dt`` (s), cut
+    where it stays below ``1e-4`` of its peak (at most 60 s): ``"dFF"`` from
+    :func:`jaxgeci.unit_trace`, or another recorded trace (e.g. S2F's latent ``"c"``) from
+    :func:`jaxgeci.simulate`."""
+    n = int(math.ceil(_KERNEL_MAX_S / dt)) + 2
     spikes = np.zeros(n)
     spikes[0] = 1.0
-    trace = np.asarray(jax.jit(unit_trace, static_argnums=(2, 3))(sensor, spikes, dt, "accurate"), dtype=np.float64)
-    return trace - trace[0]
+    if trace == "dFF":
+        from . import unit_trace  # the public entry (imported at call time)
 
+        h = np.asarray(jax.jit(unit_trace, static_argnums=(2, 3))(sensor, spikes, dt, "accurate"), dtype=np.float64)
+    else:
+        from . import simulate  # the public driver entry (imported at call time)
 
-def _support_s(h: np.ndarray, dt: float) -> float:
+        res = simulate(sensor, spikes[:, None], dt, method="accurate", record=(trace,))
+        h = np.asarray(res.traces[trace], dtype=np.float64)[:, 0]
+    h = h - h[0]
     peak = float(np.max(np.abs(h)))
     if not np.isfinite(peak) or peak <= 0:
         raise ValueError(
-            "the sensor's single-spike response is zero or not finite: nothing to deconvolve "
-            f"(peak |ΔF/F| = {peak!r}); check the sensor's constants."
+            f"the sensor's single-spike response ({trace}) is zero or not finite: nothing to deconvolve "
+            f"(peak = {peak!r}); check the sensor's constants."
         )
     above = np.flatnonzero(np.abs(h) > _KERNEL_REL_TOL * peak)
-    return (above[-1] + 2) * dt
+    return h[: min(above[-1] + 3, h.size)]
+
+
+def bin_average(h, dt: float, frame_period_s: float, *, lag_s: float, m0: int, size: int) -> np.ndarray:
+    """``K[m] = (1/Δ) ∫ h(m Δ - lag - v) dv`` over ``v`` in ``[-Δ/2, Δ/2)`` for the offsets
+    ``m = -m0 .. size - 1 - m0`` (``h`` on ``t_k = k dt``, 0 before ``t = 0``)."""
+    D = float(frame_period_s)
+    t = np.arange(h.size) * dt
+    H = np.concatenate([[0.0], np.cumsum(0.5 * (h[1:] + h[:-1]) * dt)])  # ∫_0^t h (trapezoid)
+
+    def H_at(x):
+        # beyond the support H keeps growing with the (tiny) last value of h
+        inside = np.interp(x, t, H)
+        return np.where(x > t[-1], H[-1] + (x - t[-1]) * h[-1], np.where(x < 0, 0.0, inside))
+
+    m = np.arange(-m0, size - m0)
+    return (H_at(m * D - lag_s + D / 2) - H_at(m * D - lag_s - D / 2)) / D
 
 
 def frame_kernel(sensor, frame_period_s: float, *, lag_s: float = 0.0, dt: float = 1e-3, max_frames: int | None = None):
-    """The bin-averaged, lagged frame kernel (module docstring).
+    """The bin-averaged, lagged frame kernel of the sensor's ΔF/F (module docstring).
 
     Args:
         sensor: a scalar :class:`jaxgeci.Sensor`.
@@ -62,23 +84,10 @@ def frame_kernel(sensor, frame_period_s: float, *, lag_s: float = 0.0, dt: float
         the kernel lie before the spike's own frame (negative lags and the bin's half width).
     """
     D = float(frame_period_s)
-    h = _unit_response(sensor, dt, _KERNEL_MAX_S)
-    support = min(_support_s(h, dt), _KERNEL_MAX_S)
-    h = h[: int(math.ceil(support / dt)) + 2]
-    t = np.arange(h.size) * dt
-    # cumulative integral H(t) = ∫_0^t h (trapezoid on the fine grid; h = 0 before t = 0)
-    H = np.concatenate([[0.0], np.cumsum(0.5 * (h[1:] + h[:-1]) * dt)])
-
-    def H_at(x):
-        x = np.asarray(x, dtype=np.float64)
-        inside = np.interp(x, t, H)
-        # beyond the support: H keeps growing with the (tiny) last value of h
-        return np.where(x > t[-1], H[-1] + (x - t[-1]) * h[-1], np.where(x < 0, 0.0, inside))
-
+    h = single_spike_trace(sensor, dt, "dFF")
+    support = h.size * dt
     m0 = max(0, int(math.ceil((-lag_s + D / 2) / D)))
     m1 = int(math.ceil((support + abs(lag_s) + D / 2) / D)) + 1
     if max_frames is not None:
         m1 = min(m1, int(max_frames))
-    m = np.arange(-m0, m1 + 1)
-    K = (H_at(m * D - lag_s + D / 2) - H_at(m * D - lag_s - D / 2)) / D
-    return K, m0
+    return bin_average(h, dt, D, lag_s=lag_s, m0=m0, size=m0 + m1 + 1), m0

@@ -35,7 +35,7 @@ def provenance() -> dict:
     import jax
     import optax
 
-    from . import __version__
+    from ._version import __version__
 
     return {
         "jaxgeci": __version__,

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._constants import check_constants, constant, constant_fields, constant_values, ConstantSpec, SIGMA_NOISE
-from ._sensor import LOCATIONS, Sensor
+from ._sensor import LOCATIONS, Method, Sensor
 
 
 S2F_BASELINES = ("paper", "rest")
@@ -264,7 +264,7 @@ class S2F(Sensor):
         kernel is a sum of exponentials), so ``"cleo"``, ``"euler"``, ``"accurate"`` and
         ``"exact"`` are all accepted and resolve to ``"accurate"``."""
         super().check_run(dt, method)  # the shared dt and method-name checks
-        return "accurate"
+        return Method.ACCURATE
 
     def advance(self, state: S2FState, spikes_k, dt, ca_k=None, *, method="cleo") -> S2FState:
         """One step ``k -> k+1`` (exact): the ``spikes_k`` (counts, ``(neurons,)``) of step ``k``

@@ -10,6 +10,7 @@ Stepping contract (DESIGN §3)::
 """
 
 import abc
+import enum
 
 import equinox as eqx
 
@@ -17,6 +18,17 @@ from ._validation import check_dt
 
 
 METHODS = ("cleo", "euler", "accurate", "exact")
+"""The method names a user may pass (``"exact"`` is an alias of ``"accurate"``)."""
+
+
+class Method(str, enum.Enum):
+    """A resolved integration method: what :meth:`Sensor.check_run` returns at a public entry
+    and the loop passes down as a static value (a ``str`` subclass, so ``m == "euler"``
+    holds); a sensor's ``advance`` takes it as given, without validating names again."""
+
+    EULER = "euler"
+    ACCURATE = "accurate"
+
 LOCATIONS = ("cytoplasm", "membrane")
 """Where an indicator sits; sets the Scope's noise focus factor (pixel count ~ r^2 or r)."""
 
@@ -75,13 +87,15 @@ class Sensor(eqx.Module):
         """Names of the traces :meth:`observe` returns."""
         return ("dFF",)
 
-    def check_run(self, dt, method: str = "cleo") -> str:
+    def check_run(self, dt, method: str = "cleo") -> Method:
         """Validate a run's ``dt`` (s) and ``method`` before anything is traced and return
-        the resolved method (``"euler"`` or ``"accurate"``)."""
+        the resolved :class:`Method` (``"euler"`` or ``"accurate"``)."""
         check_dt(dt)
+        if isinstance(method, Method):
+            return method
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        return "accurate" if method in ("accurate", "exact") else "euler"
+        return Method.ACCURATE if method in ("accurate", "exact") else Method.EULER
 
     @property
     def snr(self):

@@ -11,7 +11,8 @@ import pytest
 
 import jaxgeci
 from jaxgeci._fit import batch_loss, forward_mode, is_free, make_loss
-from jaxgeci._project import lag_grid, unit_trace_segmented
+from jaxgeci._projection import lag_grid
+from jaxgeci._unit_trace import unit_trace_segmented
 
 
 DT = 1e-3

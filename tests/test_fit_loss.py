@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import jaxgeci
+from jaxgeci._batch import make_batch
 from jaxgeci._fit import batch_loss, combine_cells, is_free, make_loss, make_params
-from jaxgeci._project import lag_grid, make_batch
+from jaxgeci._projection import lag_grid
 
 
 FAST = jaxgeci.FitConfig(dt=2e-3, segment_s=None)
