@@ -146,6 +146,54 @@ def _check_leaf_shapes(sensor, n_neurons):
             )
 
 
+_HOST_EVENTS_MAX_FRACTION = 0.02  # beyond 2 % non-zero entries a dense row per step is as cheap
+_HOST_EVENTS_BLOCK_ROWS = 512
+
+
+def _host_events(spikes) -> SpikeTrains | None:
+    """Sparse integer counts in a host (NumPy) array as :class:`SpikeTrains`, found in one pass
+    over the array (block by block, so nothing of its size is allocated); ``None`` when the
+    input is not a 2-D NumPy-like array, is dense (> 2 % non-zero), or holds fractional
+    counts; those take the dense loop. NaN/inf or negative entries raise here."""
+    if isinstance(spikes, jax.Array) or not is_concrete(spikes) or isinstance(spikes, SpikeTrains):
+        return None
+    arr = np.asarray(spikes)
+    if arr.ndim != 2 or arr.size == 0 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
+        return None
+    if np.iscomplexobj(arr):
+        raise TypeError(f"spikes must be real counts, got dtype {arr.dtype}.")
+    T, N = arr.shape
+    limit = max(4096, int(_HOST_EVENTS_MAX_FRACTION * arr.size))
+    # np.nonzero costs per element: read narrow dtypes (bool, int8, float32...) as 8-byte
+    # words (8 bools per word), then look inside the few non-zero words
+    per = 8 // arr.itemsize if arr.itemsize < 8 and (N * arr.itemsize) % 8 == 0 else 1
+    arr = np.ascontiguousarray(arr) if per > 1 else arr
+    steps, neurons, values, total = [], [], [], 0
+    for r0 in range(0, T, _HOST_EVENTS_BLOCK_ROWS):
+        block = arr[r0 : r0 + _HOST_EVENTS_BLOCK_ROWS]
+        k, n = np.nonzero(block.view(np.uint64) if per > 1 else block)
+        if per > 1:
+            k, n = np.repeat(k, per), (n[:, None] * per + np.arange(per)).reshape(-1)
+        v = block[k, n]
+        keep = v != 0  # also drops -0.0 and the zero neighbours inside a word; NaN is kept
+        k, n, v = k[keep], n[keep], v[keep]
+        total += k.size
+        if total > limit:
+            return None
+        steps.append(k + r0)
+        neurons.append(n)
+        values.append(v)
+    k, n, v = (np.concatenate(x) for x in (steps, neurons, values))
+    if arr.dtype != bool:
+        if not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
+        c = v.astype(np.int64)
+        if np.any(c != v):
+            return None  # fractional counts: the dense loop adds them as given
+        k, n = np.repeat(k, c), np.repeat(n, c)
+    return SpikeTrains(steps=k, neurons=n, n_steps=T, n_neurons=N)
+
+
 @jax.jit
 def _counts_ok(x):
     # one fused pass on the device: finite and non-negative (bool counts are always valid)
@@ -312,8 +360,13 @@ def simulate(
             raise ValueError("spikes is None: give spikes (time, neurons) or ca_pre for a pre-existing-Ca sensor.")
     else:
         kind = "dense"
-        spikes = _dense_spikes(spikes)
-        T, N = spikes.shape
+        events = _host_events(spikes)
+        if events is not None:  # sparse counts held on the host: the event loop, one pass to find them
+            kind, spikes = "events", events
+            T, N = spikes.n_steps, spikes.n_neurons
+        else:
+            spikes = _dense_spikes(spikes)
+            T, N = spikes.shape
     if n_steps is not None and T is not None and check_int("n_steps", n_steps, minimum=1) != T:
         raise ValueError(f"n_steps={n_steps} does not match the inputs' {T} steps.")
 

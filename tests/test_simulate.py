@@ -269,3 +269,56 @@ def test_float32_default_is_finite_and_close():
         ref = np.asarray(r64.dFF)
     err = np.max(np.abs(np.asarray(r32.dFF) - ref)) / np.max(np.abs(ref))
     assert err < 1e-3  # float32 rounding accumulated over 3000 Euler steps (see README)
+
+
+def test_every_dense_input_form_gives_the_same_result(x64):
+    """Host arrays (NumPy bool/int/float32/float64, found as events in one pass) and device
+    arrays (jax bool/float, read row by row in their own dtype) are the same spikes: the same
+    float64 arithmetic per step, so the results agree to round-off (rtol 1e-12)."""
+    import jax.numpy as jnp
+
+    s = jg.gcamp6f()
+    dt, T, N = 1e-4, 700, 24
+    dense = _poisson(T, N, 40.0, dt, seed=11)
+    dense[5, 3] = 2  # two spikes in one step
+    dense[9, 4] = -0.0  # a negative zero is no spike
+    ref = jg.simulate(s, jg.SpikeTrains.from_dense(np.abs(dense)), dt, sample_every=33)
+    forms = {
+        "numpy bool": dense.astype(bool) if dense.max() <= 1 else None,
+        "numpy float64": dense,
+        "numpy int16": dense.astype(np.int16),
+        "numpy float32": dense.astype(np.float32),
+        "jax float": jnp.asarray(dense),
+        "jax int": jnp.asarray(dense.astype(np.int32)),
+    }
+    for name, x in forms.items():
+        if x is None:
+            continue
+        out = jg.simulate(s, x, dt, sample_every=33)
+        np.testing.assert_allclose(np.asarray(out.dFF), np.asarray(ref.dFF), rtol=1e-12, atol=0, err_msg=name)
+    b = np.zeros((T, N), bool)
+    b[::50, ::3] = True
+    ref_b = jg.simulate(s, jg.SpikeTrains.from_dense(b.astype(int)), dt, sample_every=33).dFF
+    for x in (b, jnp.asarray(b)):
+        np.testing.assert_allclose(
+            np.asarray(jg.simulate(s, x, dt, sample_every=33).dFF), np.asarray(ref_b), rtol=1e-12
+        )
+    # fractional counts are added as given (the dense loop): half a spike is half the jump
+    half = jg.simulate(s, dense * 0.5, dt, sample_every=33, record=("dFF", "Ca"))
+    full = jg.simulate(s, dense, dt, sample_every=33, record=("dFF", "Ca"))
+    rest = float(s.cal_model.Ca_rest)
+    assert np.all(np.asarray(half.Ca) <= np.asarray(full.Ca)) and float(np.max(half.Ca)) > rest
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf])
+@pytest.mark.parametrize("where", ["numpy", "jax"])
+def test_bad_dense_counts_are_refused_in_every_form(bad, where):
+    import jax.numpy as jnp
+
+    x = np.zeros((50, 4))
+    x[7, 2] = bad
+    x = jnp.asarray(x) if where == "jax" else x
+    with pytest.raises(ValueError, match="finite, non-negative counts"):
+        jg.simulate(jg.gcamp6f(), x, 1e-4)
+    with pytest.raises(TypeError, match="real counts"):
+        jg.simulate(jg.gcamp6f(), np.zeros((50, 4), complex), 1e-4)
