@@ -89,8 +89,12 @@ def fitted(indicator: str, preparation: str | None = None, *, model: str | None 
 
     Returns:
         A :class:`jaxgeci.Sensor` named ``indicator``: ΔF/F in the recordings' units for a
-        typical cell (the median cell's amplitude is 1). Its provenance (datasets, studies to
-        cite, per-cell EV, software) is :func:`fitted_info` with the same arguments.
+        typical cell (the median cell's amplitude is 1), relative to the resting fluorescence
+        as experiments report it: the S2F families use ``dff_baseline="rest"`` (ΔF/F exactly 0
+        at rest; the fit's constant offset was absorbed by the protocol's free baseline, so
+        removing it changes no score). ``model="geci"`` keeps the GECI's own convention (a
+        constant offset at rest). Its provenance (datasets, studies to cite, per-cell EV,
+        software) is :func:`fitted_info` with the same arguments.
 
     Example:
         >>> sensor = jaxgeci.fitted("jGCaMP8m")
@@ -100,7 +104,10 @@ def fitted(indicator: str, preparation: str | None = None, *, model: str | None 
     from ._models import get_model
 
     consts = p["models"][fam]["constants"]
-    return get_model(fam).build(consts, name)
+    sensor = get_model(fam).build(consts, name)
+    if fam.startswith("s2f"):  # rest-relative: a constant shift of the fitted trace
+        sensor = sensor.replace(dff_baseline="rest")
+    return sensor
 
 
 def fitted_info(indicator: str, preparation: str | None = None, *, model: str | None = None) -> dict:

@@ -76,3 +76,48 @@ def test_every_public_name_is_in_the_api_reference():
         and not any(getattr(jaxgeci, n) is getattr(jaxgeci, d) for d in documented)
     ]
     assert not missing, f"add these to docs/api/*.md: {missing}"
+
+
+USER_DOCS = ["README.md", "fitting/README.md", "benchmarks/README.md"] + [
+    p.relative_to(ROOT).as_posix()
+    for p in sorted((ROOT / "docs").glob("*.md"))
+    if p.name not in ("architecture.md", "measurement.md", "inference.md")  # written elsewhere, checked there
+]
+TEAM_WORDS = [
+    r"\bissues? \d",  # "issue 5"
+    r"\bthe issue\b",
+    r"DESIGN(\.md| §)",
+    r"\.\./shared",
+    r"\bbranch(es)?\b",
+    r"\bsessions?\b(?! *\.nwb| description| id)",  # an NWB session is fine; a work session is not
+    r"\bengineers?\b",
+    r"\bhelpers?\b(?! function)",
+    r"GPU-ready",
+]
+
+
+@pytest.mark.parametrize("page", USER_DOCS)
+def test_user_docs_speak_to_users_not_to_the_team(page):
+    """User docs name no issues, design sections, branches, work sessions, sibling folders or
+    earlier engineers: a user has only the repository."""
+    import re
+
+    text = (ROOT / page).read_text()
+    hits = [
+        f"{page}:{n}: {line.strip()[:100]}"
+        for n, line in enumerate(text.splitlines(), 1)
+        for pat in TEAM_WORDS
+        if re.search(pat, line, flags=re.IGNORECASE)
+    ]
+    assert not hits, "\n".join(hits)
+
+
+def test_licence_and_citation_files():
+    yaml = pytest.importorskip("yaml")
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["license"] == "MIT" and cff["cff-version"] == "1.2.0"
+    cited = " ".join(r["title"] + " " + r.get("notes", "") for r in cff["references"])
+    for what in ("Cleo", "NAOMi", "Fast and sensitive GCaMP", "Cascade"):
+        assert what in cited, what

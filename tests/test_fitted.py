@@ -54,6 +54,14 @@ def test_fitted_sensor_is_the_results_files_set(indicator, preparation, set_name
     assert set(got) == set(ref)
     for k in ref:
         np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(ref[k]), err_msg=k)  # same numbers, no rounding
+    # rest-relative ΔF/F: 0 at rest, and the same trace as the results file's sensor up to that
+    # constant (which the protocol's free baseline absorbs); float32, so 1e-6 of a ΔF/F of ~1
+    spikes = np.zeros((3000, 1), np.float32)
+    spikes[1000, 0] = 1.0
+    a = np.asarray(jaxgeci.simulate(sensor, spikes, dt=1e-3, sample_every=1).dFF)[:, 0]
+    b = np.asarray(jaxgeci.simulate(want, spikes, dt=1e-3, sample_every=1).dFF)[:, 0]
+    assert abs(a[0]) < 1e-6 and a.max() > 0.01  # flat at 0 before the spike, a transient after it
+    np.testing.assert_allclose(a - a[0], b - b[0], atol=1e-6)
     info = jaxgeci.fitted_info(indicator, preparation)
     assert info["model"] == info["best_model"] == pset["model"]
     assert info["datasets"] == pset["datasets"] and info["parameter_set"] == set_name

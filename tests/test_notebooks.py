@@ -20,6 +20,9 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
         [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, f"{path.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    # every output goes into one out/ folder, and the figures are saved although nothing is shown
+    assert sorted(os.listdir(tmp_path)) == ["out"], os.listdir(tmp_path)
+    assert any(p.suffix == ".png" for p in (tmp_path / "out").iterdir()), os.listdir(tmp_path / "out")
 
 
 def test_notebooks_are_jupytext_percent_files():
@@ -40,4 +43,4 @@ def test_fit_notebook_runs_on_synthetic_data(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "synthetic data" in proc.stdout
-    assert (tmp_path / "fitted_GCaMP6f.json").exists()
+    assert (tmp_path / "out" / "fitted_GCaMP6f.json").exists()

@@ -42,6 +42,8 @@ import jaxgeci.io
 
 
 FAST = os.environ.get("JAXGECI_FAST") == "1"
+OUT = Path(os.environ.get("JAXGECI_OUT", "out"))  # everything this notebook writes goes here
+OUT.mkdir(parents=True, exist_ok=True)
 try:
     import brian2 as b2
     import cleo
@@ -226,4 +228,7 @@ assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6)[0]
 assert list(np.asarray(jaxgeci.target_neurons_in_plane(twins, 100e-6, 200e-6, cleo_compat=True)[0])) == [1]
 
 # %%
-plt.show()
+for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
+    plt.figure(num).savefig(OUT / f"coming_from_cleo_{num}.png", dpi=90)
+if plt.get_backend().lower() != "agg":
+    plt.show()

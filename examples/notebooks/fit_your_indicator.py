@@ -42,6 +42,8 @@ import jaxgeci
 
 
 FAST = os.environ.get("JAXGECI_FAST") == "1"
+OUT = Path(os.environ.get("JAXGECI_OUT", "out"))  # everything this notebook writes goes here
+OUT.mkdir(parents=True, exist_ok=True)
 CROP_S = 15.0 if FAST else None  # s of each recording used (None: all)
 N_STEPS = 8 if FAST else 80  # optimiser steps
 
@@ -141,8 +143,8 @@ assert np.isclose(jaxgeci.explained_variance(rec.dff, ev["model"], rec.t_frames)
 
 # %%
 pset = jaxgeci.parameter_set(result, train, model="geci", note="notebook fit")
-doc = jaxgeci.write_results("fitted_GCaMP6f.json", "GCaMP6f", {"notebook": pset}, default="notebook")
-fitted = jaxgeci.sensor_from_results("fitted_GCaMP6f.json")
+doc = jaxgeci.write_results(OUT / "fitted_GCaMP6f.json", "GCaMP6f", {"notebook": pset}, default="notebook")
+fitted = jaxgeci.sensor_from_results(OUT / "fitted_GCaMP6f.json")
 for k in free:
     assert np.isclose(float(fitted.params[k]), result.constants[k], rtol=1e-12)
 print("exported; rebuilt sensor:", {k: float(fitted.params[k]) for k in free})
@@ -153,4 +155,7 @@ print("exported; rebuilt sensor:", {k: float(fitted.params[k]) for k in free})
 # them): `jaxgeci.sensor_from_results("fitting/results/GCaMP6f.json")` gives that sensor.
 
 # %%
-plt.show()
+for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
+    plt.figure(num).savefig(OUT / f"fit_your_indicator_{num}.png", dpi=90)
+if plt.get_backend().lower() != "agg":
+    plt.show()

@@ -20,6 +20,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import jax
 import matplotlib.pyplot as plt
@@ -29,6 +30,8 @@ import jaxgeci
 
 
 FAST = os.environ.get("JAXGECI_FAST") == "1"
+OUT = Path(os.environ.get("JAXGECI_OUT", "out"))  # everything this notebook writes goes here
+OUT.mkdir(parents=True, exist_ok=True)
 N_NEURONS = 400 if FAST else 2000
 DURATION = 1.0 if FAST else 10.0  # s
 dt = 1e-4  # s
@@ -117,7 +120,6 @@ np.testing.assert_allclose(np.asarray(img2.dFF_clean[:, : scope.n]), np.asarray(
 
 # %%
 fig, ax = two.plot({"exc": coords})
-fig.savefig("imaging_population_3d.png", dpi=80)
 
 # %% [markdown]
 # ## Save to NWB
@@ -135,7 +137,7 @@ try:
     times = spikes.times(dt)
     who = np.asarray(spikes.neurons)
     path = jaxgeci.io.write_nwb(
-        "imaging_population.nwb",
+        OUT / "imaging_population.nwb",
         img2,  # an ImagingResult: samples and frame times steps * dt
         roi_coords=np.asarray(two.focus_coords),
         spike_times=[times[who == i] for i in range(N_NEURONS)],
@@ -150,4 +152,7 @@ except ImportError as err:
     print("NWB export skipped:", err)
 
 # %%
-plt.show()
+for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
+    plt.figure(num).savefig(OUT / f"imaging_population_{num}.png", dpi=90)
+if plt.get_backend().lower() != "agg":
+    plt.show()

@@ -34,6 +34,8 @@ import jaxgeci
 
 jax.config.update("jax_enable_x64", True)
 FAST = os.environ.get("JAXGECI_FAST") == "1"
+OUT = Path(os.environ.get("JAXGECI_OUT", "out"))  # everything this notebook writes goes here
+OUT.mkdir(parents=True, exist_ok=True)
 DURATION = 20.0 if FAST else 60.0  # s
 
 
@@ -110,7 +112,6 @@ def score(rec, res):
 r = score(rec, res)
 print(f"correlation of the smoothed (σ = 50 ms) inferred and true counts: r = {r:.3f}")
 assert r > 0.8  # the true sensor generated the data: recovery is good
-fig.savefig("infer_spikes.png", dpi=90)
 
 # %% [markdown]
 # ## At 30 Hz with more noise
@@ -154,3 +155,9 @@ print(f"{len(rois)} ROIs in {batch.wall_s:.1f} s (incl. compilation)")
 #   the inferred counts by `1/rho_rel`, not their timing. The sensor's nonlinear read-out enters
 #   through its single-spike response only, so bursts are counted as more spikes on an
 #   expansive (supralinear) sensor: relative rates are reliable, absolute counts less so.
+
+# %%
+for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
+    plt.figure(num).savefig(OUT / f"infer_spikes_{num}.png", dpi=90)
+if plt.get_backend().lower() != "agg":
+    plt.show()

@@ -21,6 +21,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import jax
 import matplotlib.pyplot as plt
@@ -30,6 +31,8 @@ import jaxgeci
 
 
 FAST = os.environ.get("JAXGECI_FAST") == "1"
+OUT = Path(os.environ.get("JAXGECI_OUT", "out"))  # everything this notebook writes goes here
+OUT.mkdir(parents=True, exist_ok=True)
 DURATION = 0.6 if FAST else 2.0  # s
 
 # %% [markdown]
@@ -129,4 +132,7 @@ print(f"largest float32 error relative to the peak: {err:.2e}")
 assert err < 1e-3  # float32 keeps ~7 digits; the scan accumulates a few hundred roundings
 
 # %%
-plt.show()
+for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
+    plt.figure(num).savefig(OUT / f"spikes_to_dff_{num}.png", dpi=90)
+if plt.get_backend().lower() != "agg":
+    plt.show()
