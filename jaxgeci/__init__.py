@@ -24,23 +24,13 @@ from ._closed_loop import ClosedLoopScope as ClosedLoopScope, ScopeState as Scop
 
 # Fitting: recordings, constraints, batched fits under the fixed evaluation protocol (issue 4)
 from ._constraints import Bounded as Bounded, Positive as Positive, Real as Real, unwrap as unwrap
+from ._evaluate import evaluate as evaluate, explained_variance as explained_variance
 from ._excitation import (
     ExcitationModel as ExcitationModel,
     LightExcitation as LightExcitation,
     NullExcitation as NullExcitation,
 )
-from ._fit import (
-    constant_names as constant_names,
-    constants_at_bounds as constants_at_bounds,
-    evaluate as evaluate,
-    explained_variance as explained_variance,
-    fit as fit,
-    FIT_LOSSES as FIT_LOSSES,
-    FitConfig as FitConfig,
-    FitResult as FitResult,
-    make_params as make_params,
-    sensor_constants as sensor_constants,
-)
+from ._fit import fit as fit, FIT_LOSSES as FIT_LOSSES, FitConfig as FitConfig, FitResult as FitResult
 from ._fit_plot import plot_evaluation as plot_evaluation
 from ._fitted import fitted as fitted, fitted_info as fitted_info, fitted_names as fitted_names
 from ._fluorescence import hill as hill
@@ -48,6 +38,12 @@ from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as 
 from ._injection import Injection as Injection
 from ._models import get_model as get_model, MODELS as MODELS, ModelSpec as ModelSpec, register_model as register_model
 from ._neo import scope_to_neo as scope_to_neo
+from ._params import (
+    constant_names as constant_names,
+    constants_at_bounds as constants_at_bounds,
+    make_params as make_params,
+    sensor_constants as sensor_constants,
+)
 from ._recording import load_recording as load_recording, Recording as Recording
 from ._results import (
     check_results as check_results,
@@ -111,6 +107,7 @@ from .indicators import (
 from ._calibrate import (
     calibrate_measurement as calibrate_measurement,
     MeasurementCalibration as MeasurementCalibration,
+    spike_overlap as spike_overlap,
     synthesize_dff as synthesize_dff,
 )
 from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for

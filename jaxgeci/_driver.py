@@ -185,7 +185,7 @@ class Plan:
     unroll: int = 1
 
 
-# Thresholds measured on a 2-core CPU (benchmarks/README.md, "Layout and unroll"): a read
+# Thresholds measured on a 2-core CPU (benchmarks/README.md, "What limits the speed"): a read
 # period's dense block pays below 2**20 entries; unrolling by 2 pays with the per-step event
 # table and, for the accurate GECI step, from 2e4 neurons on.
 PLAN_RULES = {"period_block_max": 2**20, "unroll2_min_neurons": 2048, "unroll2_min_neurons_accurate": 20_000}
@@ -373,3 +373,27 @@ def integrate_segmented(
 
     traces = jax.vmap(run)(init, segs)
     return jax.tree_util.tree_map(lambda a: a[:, W:].reshape((-1,) + a.shape[2:])[:n_steps], traces)
+
+
+# ---------------------------------------------------------------------------- linear recursions
+def ar1(a, innovations, x0):
+    """``x[t] = a x[t-1] + innovations[t]`` for ``t = 0..T-1`` with ``x[-1] = x0``.
+
+    Args:
+        a: AR coefficient (dimensionless), scalar or broadcastable to ``innovations[0]``.
+        innovations: ``(T, ...)``.
+        x0: state before the first step, shape of ``innovations[0]``.
+
+    Returns ``x``, ``(T, ...)``, by a parallel prefix scan of the affine maps ``x -> a x + e``
+    (O(log T) depth; differentiable).
+    """
+    e = jnp.asarray(innovations)
+    a_t = jnp.broadcast_to(jnp.asarray(a, e.dtype), e.shape)
+    e = e.at[0].add(a_t[0] * jnp.asarray(x0, e.dtype))
+
+    def compose(left, right):  # apply left, then right
+        a1, b1 = left
+        a2, b2 = right
+        return a1 * a2, a2 * b1 + b2
+
+    return jax.lax.associative_scan(compose, (a_t, e), axis=0)[1]

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._driver import ar1
 from ._validation import check_number
 
 
@@ -26,33 +27,7 @@ SUITE2P_NEUROPIL_FACTOR = 0.7
 """suite2p's default neuropil coefficient: ``F - 0.7 F_neu``."""
 
 
-# ============================================================================ ONE-LOOP RULE
-# The only recursion over the time axis in this module. Lead: move `ar1` into jaxgeci/_driver.py
-# (it is self-contained: jax.lax.associative_scan over axis 0, no lax.scan).
-def ar1(a, innovations, x0):
-    """``x[t] = a x[t-1] + innovations[t]`` for ``t = 0..T-1`` with ``x[-1] = x0``.
-
-    Args:
-        a: AR coefficient (dimensionless), scalar or broadcastable to ``innovations[0]``.
-        innovations: ``(T, ...)``.
-        x0: state before the first step, shape of ``innovations[0]``.
-
-    Returns ``x``, ``(T, ...)``, by a parallel prefix scan of the affine maps ``x -> a x + e``
-    (O(log T) depth; differentiable).
-    """
-    e = jnp.asarray(innovations)
-    a_t = jnp.broadcast_to(jnp.asarray(a, e.dtype), e.shape)
-    e = e.at[0].add(a_t[0] * jnp.asarray(x0, e.dtype))
-
-    def compose(left, right):  # apply left, then right
-        a1, b1 = left
-        a2, b2 = right
-        return a1 * a2, a2 * b1 + b2
-
-    return jax.lax.associative_scan(compose, (a_t, e), axis=0)[1]
-
-
-# ========================================================================== END ONE-LOOP RULE
+# ar1, the AR(1) recursion over time, lives in the one time-loop module (jaxgeci._driver)
 
 
 def ou_drift(key, n_frames: int, frame_period: float, tau, sigma, shape=()):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import jaxgeci
-from jaxgeci._fit import batch_loss, forward_mode, is_free, make_loss
+from jaxgeci._fit import batch_loss, forward_mode, make_loss
+from jaxgeci._params import is_free
 from jaxgeci._projection import lag_grid
 from jaxgeci._unit_trace import unit_trace_segmented
 

@@ -10,7 +10,8 @@ import pytest
 
 import jaxgeci
 from jaxgeci._batch import make_batch
-from jaxgeci._fit import batch_loss, combine_cells, is_free, make_loss, make_params
+from jaxgeci._fit import batch_loss, combine_cells, make_loss
+from jaxgeci._params import is_free, make_params
 from jaxgeci._projection import lag_grid
 
 
