@@ -72,7 +72,13 @@ from ._sharding import (
     shard_sensor as shard_sensor,
     simulate_sharded as simulate_sharded,
 )
-from ._simulate import read_schedule as read_schedule, simulate as simulate, SimulationResult as SimulationResult
+from ._simulate import (
+    LayoutWarning as LayoutWarning,
+    RateWarning as RateWarning,
+    read_schedule as read_schedule,
+    simulate as simulate,
+    SimulationResult as SimulationResult,
+)
 from ._spikes import SpikeTrains as SpikeTrains
 from ._synthetic import synthetic_recording as synthetic_recording
 

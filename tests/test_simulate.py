@@ -322,3 +322,35 @@ def test_bad_dense_counts_are_refused_in_every_form(bad, where):
         jg.simulate(jg.gcamp6f(), x, 1e-4)
     with pytest.raises(TypeError, match="real counts"):
         jg.simulate(jg.gcamp6f(), np.zeros((50, 4), complex), 1e-4)
+
+
+def test_neurons_major_input_with_time_axis(x64):
+    """Cleo/Brian2 users hold (neurons, time): time_axis=1 reads it so, and the result is
+    time-major and equal to the transposed input's."""
+    s = jg.gcamp6f()
+    dense = _poisson(400, 5, 40.0, 1e-4, seed=2)
+    a = jg.simulate(s, dense, 1e-4, sample_every=20)
+    b = jg.simulate(s, dense.T, 1e-4, sample_every=20, time_axis=1)
+    np.testing.assert_array_equal(np.asarray(a.dFF), np.asarray(b.dFF))
+    with pytest.raises(ValueError, match="time_axis must be 0"):
+        jg.simulate(s, dense, 1e-4, time_axis=2)
+
+
+def test_a_transposed_array_warns():
+    x = np.zeros((2, 5000))
+    x[0, 3] = 1
+    with pytest.warns(jg.LayoutWarning, match="time_axis=1"):
+        jg.simulate(jg.gcamp6f(), x, 1e-4)
+
+
+def test_rate_warning_beyond_a_tenth_of_a_percent():
+    """30 Hz at dt = 1 ms reads every 33 steps = 30.30 Hz (1 % fast): warned with the drift;
+    20 Hz at 1 ms (exactly 50 steps) is not."""
+    import warnings
+
+    with pytest.warns(jg.RateWarning, match="30.303 Hz"):
+        jg.read_schedule(20_000, 1e-3, sample_rate=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jg.RateWarning)
+        assert jg.read_schedule(20_000, 1e-3, sample_rate=20)[1] == pytest.approx(20.0)
+        jg.read_schedule(20_000, 1e-3, sample_every=33)  # asked in steps: nothing to warn about
