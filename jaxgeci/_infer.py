@@ -33,6 +33,7 @@ import numpy as np
 
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._infer_kernel import frame_kernel
+from ._infer_readout import BATCH_READOUT, latent_kernel, readout_of
 from ._sensor import Sensor
 from ._validation import check_dt, check_number
 
@@ -243,6 +244,7 @@ def infer_spikes(
     dt: float = 1e-3,
     min_knot_spacing_s: float = MIN_KNOT_SPACING_S,
     pre_s: float = 2.0,
+    readout: str = "auto",
     chunk_s: float | None = None,
     overlap_s: float = 30.0,
     max_iter: int = 3000,
@@ -267,6 +269,12 @@ def infer_spikes(
         dt: fine step (s) of the sensor simulation that gives the kernel.
         min_knot_spacing_s: knot spacing (s) of the cubic B-spline baseline (>= 30 s).
         pre_s: extra spike bins before the first frame (s) that absorb earlier spikes.
+        readout: ``"auto"`` (default): ``"sigmoid"`` for S2F-family sensors, else ``"linear"``.
+            ``"linear"``: the sensor's single-spike ΔF/F response as a linear
+            kernel (a convex problem; any sensor). ``"sigmoid"``: S2F-family sensors only, the
+            spikes drive the sensor's latent linearly and its own static read-out maps it to
+            ΔF/F (bursts on an expansive or saturating read-out are counted right); started
+            from the linear solution (see ``jaxgeci._infer_readout``).
         chunk_s: for long recordings: solve chunks of this length (s) one after another
             (memory ~ rois x chunk), each with its own baseline, overlapping by ``overlap_s``
             (s); each frame is taken from the chunk whose centre is nearest, so it has at least
@@ -298,6 +306,16 @@ def infer_spikes(
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter!r}.")
     check_number("tol", tol, unit="1", strict=True)
+    if readout not in ("auto", "linear", "sigmoid"):
+        raise ValueError(f"readout must be 'auto', 'linear' or 'sigmoid', got {readout!r}.")
+    if readout == "auto":
+        readout = "sigmoid" if readout_of(sensor) is not None else "linear"
+    base_sensor = readout_of(sensor) if readout == "sigmoid" else None
+    if readout == "sigmoid" and base_sensor is None:
+        raise ValueError(
+            f"readout='sigmoid' needs an S2F-family sensor (a latent with a static read-out); got "
+            f"{type(sensor).__name__}: use readout='linear'."
+        )
     squeeze = y.ndim == 1
     Y = y[None] if squeeze else y
     R, T = Y.shape
@@ -326,6 +344,12 @@ def infer_spikes(
     lam = float(penalty) * knorm / sig
     inv_L = sig**2 / float(np.max(np.abs(Khat)) ** 2)
 
+    if base_sensor is not None:
+        Kc = latent_kernel(sensor, period, lag_s=float(lag_s), dt=dt, m0=m0, size=K.size)
+        kcc = np.zeros(n_fft)
+        for k, v in enumerate(Kc):
+            kcc[(k - m0) % n_fft] += v
+        Kc_hat, Kc2_hat = np.fft.rfft(kcc), np.fft.rfft(kcc**2)
     f = lambda a: jnp.asarray(a, dtype=float)
     rate, model, base = np.zeros((R, T)), np.zeros((R, T)), np.zeros((R, T))
     n_iter, done = np.zeros(R, dtype=np.int64), np.ones(R, dtype=bool)
@@ -336,6 +360,13 @@ def infer_spikes(
             f(Y[:, seg]), f(Q), f(np.ones(L)), f(sig), jnp.asarray(Khat), f(lam), f(inv_L), float(tol), int(max_iter),
             n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
         )  # fmt: skip
+        if base_sensor is not None:
+            s, conv, it2, dn = BATCH_READOUT(
+                f(Y[:, seg]), f(Q), f(np.ones(L)), f(sig), jnp.asarray(Kc_hat), jnp.asarray(Kc2_hat), float(penalty), s,
+                base_sensor,
+                float(rho_rel), float(tol), int(max_iter), n_pre=n_pre, n_fft=n_fft,
+            )  # fmt: skip
+            it = np.asarray(it) + np.asarray(it2)
         conv = np.asarray(conv, dtype=np.float64)
         b = (Y[:, seg] - conv) @ Q @ Q.T
         keep = slice(lo - a, hi - a)
