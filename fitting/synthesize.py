@@ -56,8 +56,8 @@ def _traces(sensor, spike_times, weights, t_sample, dt):
 
     n_steps = int(np.ceil(max(float(np.max(t_sample)), float(spike_times.max(initial=0.0))) / dt)) + 2
     out = []
-    for lo in range(0, weights.shape[1], 4):  # a few columns at a time bounds the dense input
-        w = weights[:, lo : lo + 4]
+    for lo in range(0, weights.shape[1], 24):  # bounds the dense input (steps x 24 floats)
+        w = weights[:, lo : lo + 24]
         dense = np.zeros((n_steps, w.shape[1]))
         np.add.at(dense, np.minimum((spike_times / dt).astype(np.int64), n_steps - 1), w)
         res = jaxgeci.simulate(sensor, dense, dt, sample_times=t_sample, method="accurate")
@@ -88,7 +88,9 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
     base_first = np.asarray(fit["baseline"])
     tail = first.t_frames >= first.t_frames[-1] - 30.0
     base_const = float(np.median(base_first[tail]))
-    baseline = np.concatenate([base_first, np.full(t.size - base_first.size, base_const)])
+    # deterministic baseline: the first half's last 30 s, held constant; the baseline's wander is
+    # the (random) drift, calibrated on the residual around this constant
+    baseline = np.full(t.size, base_const)
 
     key = draw_key(seed, rec.name)
     n_sp = rec.spike_times.size
@@ -96,8 +98,9 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
     unit = _traces(sensor, rec.spike_times, np.ones((n_sp, 1)), t_sample, dt)[:, 0]
     clean = rho * unit + baseline
     n1 = first.n_frames
+    overlap = jaxgeci.spike_overlap(first.spike_times, first.t_frames)
     cal = jaxgeci.calibrate_measurement(
-        first.dff, clean[:n1], first.t_frames, f_raw=first.f_raw, f_neuropil=first.f_neuropil
+        first.dff, clean[:n1], first.t_frames, f_raw=first.f_raw, f_neuropil=first.f_neuropil, overlap=overlap
     )
     keys = [jax.random.fold_in(key, k) for k in range(draws)]
     w = np.stack(
@@ -106,9 +109,7 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
     jit = _traces(sensor, rec.spike_times, w.reshape(n_sp, draws), t_sample, dt)
     out = np.stack(
         [
-            np.asarray(
-                jaxgeci.synthesize_dff(jax.random.fold_in(k, 1), cal, rho * jit[:, i] + baseline, t_frames=t)
-            )
+            np.asarray(jaxgeci.synthesize_dff(jax.random.fold_in(k, 1), cal, rho * jit[:, i] + baseline, t_frames=t))
             for i, k in enumerate(keys)
         ]
     )

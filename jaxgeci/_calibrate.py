@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._measurement import ou_drift, running_percentile
+from ._measurement import ar1, ou_drift, running_percentile
 from ._noise import CleoGaussianNoise, NAOMI_GAIN_MEAN, NAOMI_GAIN_VAR, PhotonNoise
 
 
@@ -88,7 +88,7 @@ def _binned(m, values, n_bins, stat):
 
 
 def calibrate_measurement(
-    dff, model, t_frames, *, f_raw=None, f_neuropil=None, slow_s: float = 1.0, n_bins: int = 12
+    dff, model, t_frames, *, f_raw=None, f_neuropil=None, overlap=None, slow_s: float = 1.0, n_bins: int = 12
 ) -> MeasurementCalibration:
     """Estimate the measurement parameters of one recording (see :class:`MeasurementCalibration`).
 
@@ -97,6 +97,8 @@ def calibrate_measurement(
         model: the noise-free prediction at the frames (sensor, amplitude, lag, baseline), ``(T,)``.
         t_frames: frame times (s), ``(T,)``.
         f_raw, f_neuropil: raw ROI and neuropil fluorescence (optional), ``(T,)``.
+        overlap: per frame ``Σk_i² / (Σk_i)²`` of the spikes' kernels (:func:`spike_overlap`),
+            which converts event-level amplitude variance to per-spike CV (default 1).
         slow_s: the fast/slow split of the residual (s): a box filter of this length.
         n_bins: quantile bins of ``model`` for the mean–variance fits.
     """
@@ -118,12 +120,18 @@ def calibrate_measurement(
     if v1 <= 0:  # no signal dependence seen: all the white noise is shot noise at rest
         v1, v0 = float(np.median(bv)), 0.0
     photons = ENF / v1
-    # slow residual: variance growing with model² = amplitude jitter; the rest = drift
-    sm, sv = _binned(m, slow, n_bins, lambda v: float(np.var(v)))
-    c2 = _nnls(np.column_stack([np.ones_like(sm), sm * sm]), sv)
-    drift_var, cv2 = float(c2[0]), float(c2[1])
-    amplitude_cv = float(min(math.sqrt(cv2), 1.0))
+    # slow residual: its variance at rest (model in the bottom half) is the drift's. The residual's
+    # variance excess in the top 10 % of the model is the amplitude jitter: per-spike gains of CV c give an event
+    # variance c² Σk_i² (k_i: the spikes' kernels) = c² model² * overlap, overlap = Σk²/(Σk)²
+    # (1 for isolated spikes, 1/n for n coincident ones)
+    ov = np.ones_like(m) if overlap is None else np.asarray(overlap, dtype=np.float64)
     rest = m <= np.quantile(m, 0.5)
+    top = m >= np.quantile(m, 0.9)
+    drift_var = float(np.var(slow[rest]))
+    # residual variance in the top 10 % beyond that at rest and beyond the shot noise's growth
+    excess = float(np.var(r[top]) - np.var(r[rest]) - v1 * (np.mean(m[top]) - np.mean(m[rest])))
+    denom = float(np.mean((m[top] - np.median(m[rest])) ** 2 * ov[top]))
+    amplitude_cv = float(np.clip(math.sqrt(max(excess, 0.0) / denom), 0.0, 1.0)) if denom > 0 else 0.0
     step = max(1, round(0.5 * fr))
     xs = slow[::step][rest[::step]] if rest[::step].sum() > 10 else slow[::step]
     rho = float(np.corrcoef(xs[:-1], xs[1:])[0, 1]) if xs.size > 3 else 0.0
@@ -148,6 +156,25 @@ def calibrate_measurement(
         bleach_rate=bleach,
         frame_rate=fr,
     )
+
+
+def spike_overlap(spike_times, t_frames, tau=0.5):
+    """``Σk_i² / (Σk_i)²`` at the frames for exponential kernels ``k_i = exp(-(t - t_i)/tau)``
+    (tau in s): 1 where one spike dominates, ``1/n`` after ``n`` coincident spikes (1 where no
+    spike has occurred yet)."""
+    t = np.asarray(t_frames, float)
+    s = np.asarray(spike_times, float)
+    idx = np.searchsorted(t, s)
+    keep = idx < t.size
+    idx, s = idx[keep], s[keep]
+    w1 = np.zeros(t.size)
+    np.add.at(w1, idx, np.exp(-(t[idx] - s) / tau))
+    w2 = np.zeros(t.size)
+    np.add.at(w2, idx, np.exp(-2 * (t[idx] - s) / tau))
+    a = np.exp(-np.diff(t, prepend=t[0]) / tau)
+    s1 = np.asarray(ar1(a, w1, 0.0))
+    s2 = np.asarray(ar1(a * a, w2, 0.0))
+    return np.where(s1 > 1e-12, s2 / np.maximum(s1 * s1, 1e-300), 1.0)
 
 
 def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames):

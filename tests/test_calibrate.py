@@ -68,3 +68,24 @@ def test_recording_carries_raw_and_neuropil_fluorescence(tmp_path):
         jg.load_recording(tmp_path / "bad.npz")
     np.savez(tmp_path / "none.npz", t_frames=t, dff=np.sin(t), spike_times=np.array([1.0]))
     assert jg.load_recording(tmp_path / "none.npz").f_raw is None
+
+
+def test_recovers_per_spike_amplitude_cv(x64):
+    fr, n, tau = 30.0, 36_000, 0.5
+    t = np.arange(n) / fr
+    rng = np.random.default_rng(4)
+    spikes = np.sort(rng.uniform(0, t[-1], 1500))
+    gains = np.asarray(jg.spike_amplitudes(jax.random.key(5), spikes.size, 0.3))
+
+    def trace(w):
+        x = np.zeros(n)
+        idx = np.searchsorted(t, spikes)
+        for i, ts, g in zip(idx, spikes, w):
+            if i < n:
+                x[i:] += g * np.exp(-(t[i:] - ts) / tau)
+        return x
+
+    m, y = trace(np.ones(spikes.size)), trace(gains) + rng.normal(0, 0.01, n)
+    cal = jg.calibrate_measurement(y, m, t, overlap=jg.spike_overlap(spikes, t, tau))
+    # the top-10 % frames hold ~3600 frames of ~150 independent events: CV known to ~15 %
+    assert cal.amplitude_cv == pytest.approx(0.3, rel=0.3)
