@@ -294,3 +294,25 @@ def test_evaluate_with_another_indicators_constants_warns(tmp_path, run_cli):
     warn = [l for l in err.splitlines() if l.startswith("warning:")]
     assert len(warn) == 1 and "jGCaMP8m" in warn[0] and "GCaMP6f" in warn[0], err
     assert out.startswith("median EV") and "wrote" in out  # the summary goes to stdout
+
+
+def test_real_vs_simulated_figure_on_stand_in_recordings(tmp_path):
+    """The README's figure script, on synthetic stand-ins named like the real cells it picks
+    (the recordings themselves are not in the repository)."""
+    from fitting import real_vs_simulated as rvs
+
+    for name, _ in rvs.SHOWN:
+        cell = rvs._median_cell(jaxgeci.fitted_info(name))
+        r = jaxgeci.synthetic_recording(
+            jaxgeci.fitted(name), jax.random.key(1), duration_s=25.0, frame_rate_hz=30.0, noise_std=0.02
+        )
+        np.savez(
+            tmp_path / f"{cell}.npz",
+            t_frames=r.t_frames,
+            dff=r.dff,
+            spike_times=r.spike_times,
+            frame_rate_hz=np.array(30.0),
+            indicator=np.array(name),
+        )
+    out = rvs.make_figure(str(tmp_path), str(tmp_path / "fig" / "rvs.png"))
+    assert os.path.getsize(out) > 20_000
