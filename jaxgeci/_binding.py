@@ -13,7 +13,6 @@ from jaxtyping import Array, Float
 from ._constants import check_constants, constant, ConstantSpec
 
 
-_TAU = ConstantSpec(unit="s", plausible=(0.0, 1e3))  # above 1000 s: ms passed as s
 
 
 class CalBindingActivationModel(eqx.Module):
@@ -126,9 +125,11 @@ class DoubExpCalBindingActivation(CalBindingActivationModel):
 
     A: Float[Array, "*neurons"] = constant(ConstantSpec(unit="1/s", sign="nonnegative"))
     """Kernel amplitude (1/s). NAOMi's ``ca_amp`` converted: ``A = ca_amp / (0.01 s)``."""
-    tau_on: Float[Array, "*neurons"] = constant(_TAU)
+    # plausible ranges: NAOMi's tau_on ~1-2 s, tau_off ~10-15 ms; values in ms read as s
+    # (e.g. tau_off=10.1) land far above them
+    tau_on: Float[Array, "*neurons"] = constant(ConstantSpec(unit="s", plausible=(0.0, 100.0)))
     """Cleo's "binding" time constant (s), ``1 s / t_on``. Sets ``lam - kap = 1/tau_on``."""
-    tau_off: Float[Array, "*neurons"] = constant(_TAU)
+    tau_off: Float[Array, "*neurons"] = constant(ConstantSpec(unit="s", plausible=(0.0, 2.0)))
     """Cleo's "unbinding" time constant (s), ``1 s / t_off``; the kernel's rise *and* decay."""
 
     def __check_init__(self):

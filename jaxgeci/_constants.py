@@ -277,7 +277,8 @@ def check_value(spec: ConstantSpec, value, where: str) -> None:
         )
     if spec.plausible is not None:
         lo, hi = spec.plausible
-        off = (arr > hi) | ((arr < lo) & (arr != 0))
+        # (slack of 1e-6 relative: a bound such as 1e-9 M rounded to float32 is not "outside")
+        off = (arr > hi * (1 + 1e-6)) | ((arr < lo * (1 - 1e-6)) & (arr != 0))
         if np.any(off):
             v = float(arr[off].flat[0])
             warnings.warn(

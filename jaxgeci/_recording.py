@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from ._validation import check_recording_units
+
 
 logger = logging.getLogger("jaxgeci")
 
@@ -229,6 +231,7 @@ class Recording:
                 f"recording is too short for the burn-in: {t.size} frames over {t[-1] - t[0]:.4g} s leave "
                 f"{n_eval} frame(s) after the first {burn_in_s:g} s (need >= {MIN_EVAL_FRAMES})."
             )
+        check_recording_units(t, self.spike_times, fr)  # ms for s, a frame rate that does not match
         return dataclasses.replace(
             self, t_frames=t, dff=np.asarray(y, dtype=np.float64), spike_times=s, frame_rate_hz=float(fr)
         )

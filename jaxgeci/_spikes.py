@@ -10,7 +10,24 @@ import equinox as eqx
 import numpy as np
 from jaxtyping import Array, Int
 
-from ._validation import check_dt, check_int
+from ._validation import check_dt, check_int, real_array
+
+
+INT32_MAX = 2**31 - 1
+"""Largest step or neuron index an event list holds (indices are int32 on device, where JAX's
+default integer is 32-bit; a larger one would wrap to a negative index)."""
+
+
+def _check_index_range(name: str, value) -> int:
+    try:
+        return check_int(name, value, minimum=1, maximum=INT32_MAX)
+    except ValueError:
+        if check_int(name, value, minimum=1) > INT32_MAX:
+            raise ValueError(
+                f"{name}={value!r} exceeds {INT32_MAX} (2**31 - 1): event indices are stored as int32 and "
+                "would wrap; split the run (jaxgeci.simulate_chunked) or use a coarser dt."
+            ) from None
+        raise
 
 
 class SpikeTrains(eqx.Module):
@@ -32,10 +49,12 @@ class SpikeTrains(eqx.Module):
     n_neurons: int = eqx.field(static=True)
 
     def __init__(self, *, steps, neurons, n_steps: int, n_neurons: int):
-        n_steps = check_int("n_steps", n_steps, minimum=1)
-        n_neurons = check_int("n_neurons", n_neurons, minimum=1)
-        steps = np.asarray(steps)
-        neurons = np.asarray(neurons)
+        n_steps = _check_index_range("n_steps", n_steps)
+        n_neurons = _check_index_range("n_neurons", n_neurons)
+        steps = np.asarray(real_array("SpikeTrains.steps", steps, expected="a 1-D (events,) array of step indices"))
+        neurons = np.asarray(
+            real_array("SpikeTrains.neurons", neurons, expected="a 1-D (events,) array of neuron indices")
+        )
         for name, arr, hi in (("steps", steps, n_steps), ("neurons", neurons, n_neurons)):
             if arr.ndim != 1:
                 raise ValueError(f"SpikeTrains.{name} must be 1-D (events,), got shape {arr.shape}.")
@@ -68,12 +87,13 @@ class SpikeTrains(eqx.Module):
             ValueError: a time is NaN or outside ``[0, n_steps*dt)``.
         """
         dt = check_dt(dt)
-        times = np.asarray(times_s, dtype=float)
+        times = real_array("times_s", times_s, expected="a 1-D (events,) array of spike times in s", dtype=float)
         neurons = np.broadcast_to(np.asarray(neurons), times.shape)
         if times.ndim != 1:
             raise ValueError(f"times_s must be 1-D (events,), got shape {times.shape}.")
         if not np.all(np.isfinite(times)):
             raise ValueError("times_s must be finite (s), got NaN/inf.")
+        n_steps = _check_index_range("n_steps", n_steps)
         steps = np.floor(times / dt + 1e-9).astype(np.int64)
         bad = (steps < 0) | (steps >= n_steps)
         if np.any(bad):
@@ -86,7 +106,9 @@ class SpikeTrains(eqx.Module):
     @classmethod
     def from_dense(cls, spikes) -> SpikeTrains:
         """Events from dense ``(time, neurons)`` non-negative integer counts."""
-        arr = np.asarray(spikes)
+        arr = np.asarray(
+            real_array("spikes", spikes, expected="a (time, neurons) array of spike counts", allow_bool=True)
+        )
         if arr.ndim != 2:
             raise ValueError(f"spikes must be (time, neurons), got shape {arr.shape}.")
         counts = arr.astype(np.int64)

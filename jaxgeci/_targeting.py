@@ -26,6 +26,7 @@ tuple ``(i_targets, noise_focus_factor, coords_on_plane)``.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import equinox as eqx
 import jax
@@ -33,8 +34,41 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from ._constants import UnitWarning, user_stacklevel
 from ._sensor import LOCATIONS as SENSOR_LOCATIONS
-from ._validation import _short, is_concrete
+from ._validation import _short, is_concrete, real_kind, short_value
+
+
+# Lengths above these (m) are not a brain's: most likely µm passed as m (a mouse brain is ~1 cm
+# across, a soma ~10 µm, a two-photon field of view <= a few mm).
+_PLAUSIBLE_M = {
+    **dict.fromkeys(("coords", "scope_location", "location"), 0.1),
+    **dict.fromkeys(("scope_focus_depth", "focus_depth", "scope_img_width", "img_width"), 0.1),
+    "soma_radius": 1e-3,
+}
+
+
+def _check_real(name: str, value) -> None:
+    kind = real_kind(value)
+    if kind != "real" and not isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{name} must be real numbers in m, got {kind if kind != 'other' else type(value).__name__}: "
+            f"{short_value(value)}."
+        )
+
+
+def _warn_if_micrometres(name: str, value) -> None:
+    if not is_concrete(value):
+        return
+    big = float(np.max(np.abs(np.asarray(value, dtype=float)), initial=0.0))
+    limit = _PLAUSIBLE_M[name.split(".")[-1]] if name.split(".")[-1] in _PLAUSIBLE_M else None
+    if limit is not None and big > limit:
+        warnings.warn(
+            f"{name} reaches {big:g} m, more than {limit:g} m: probably µm passed as m "
+            f"(if so, multiply by 1e-6: {big * 1e-6:g} m). Lengths are in m.",
+            UnitWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 class PlaneMask(eqx.Module):
@@ -72,6 +106,7 @@ def _shape(x) -> tuple:
 
 
 def _check_vec3(name: str, value) -> None:
+    _check_real(name, value)
     if _shape(value) != (3,):
         raise ValueError(f"{name} must be a 3-vector (x, y, z), got shape {_shape(value)}.")
     if is_concrete(value) and not np.all(np.isfinite(np.asarray(value, dtype=float))):
@@ -80,11 +115,13 @@ def _check_vec3(name: str, value) -> None:
 
 def check_coords(coords, name: str = "coords") -> None:
     """``coords`` must be a finite ``(neurons, 3)`` array of positions (m)."""
+    _check_real(name, coords)
     shape = _shape(coords)
     if len(shape) != 2 or shape[1] != 3:
         raise ValueError(f"{name} must be an (n_neurons, 3) array of positions in m, got shape {shape}.")
     if is_concrete(coords) and not np.all(np.isfinite(np.asarray(coords, dtype=float))):
         raise ValueError(f"{name} must be finite (m), got NaN/inf entries.")
+    _warn_if_micrometres("coords", coords)
 
 
 def check_direction(direction, name: str = "scope_direction") -> None:
@@ -96,12 +133,14 @@ def check_direction(direction, name: str = "scope_direction") -> None:
 
 def check_positive_length(name: str, value) -> None:
     """A finite scalar length > 0 (m)."""
+    _check_real(name, value)
     if _shape(value) != ():
         raise ValueError(f"{name} must be a scalar length in m, got shape {_shape(value)}.")
     if is_concrete(value):
         v = float(value)
         if not np.isfinite(v) or v <= 0:
             raise ValueError(f"{name} must be finite and > 0 (in m), got {value!r}.")
+    _warn_if_micrometres(name, value)
 
 
 def check_sensor_location(sensor_location) -> None:
@@ -115,9 +154,12 @@ def _safe_sqrt(x, positive):
 
 
 def unit_vector(direction):
-    """``d/|d|`` with a finite gradient (a zero vector stays zero; concrete zero vectors are
-    rejected by the public entry points)."""
+    """``d/|d|`` for any finite non-zero ``d`` (scaled by its largest entry first, so a length
+    of 1e-25 or 1e25 neither underflows nor overflows in float32), with a finite gradient (a
+    zero vector stays zero; concrete zero vectors are rejected by the public entry points)."""
     d = jnp.asarray(direction, dtype=float)
+    m = jnp.max(jnp.abs(d))
+    d = d / jnp.where(m > 0, m, 1.0)
     n2 = jnp.sum(d * d)
     norm = _safe_sqrt(n2, n2 > 0)
     return d / jnp.where(n2 > 0, norm, 1.0)
@@ -159,15 +201,18 @@ def plane_mask(
     """
     check_coords(coords)
     _check_vec3("scope_location", scope_location)
+    _warn_if_micrometres("scope_location", scope_location)
     check_direction(scope_direction)
     check_positive_length("scope_img_width", scope_img_width)
     check_positive_length("soma_radius", soma_radius)
     if _shape(scope_focus_depth) != ():
         raise ValueError(f"scope_focus_depth must be a scalar length in m, got shape {_shape(scope_focus_depth)}.")
+    _check_real("scope_focus_depth", scope_focus_depth)
     if is_concrete(scope_focus_depth):
         f = float(scope_focus_depth)
         if not np.isfinite(f) or f < 0:
             raise ValueError(f"scope_focus_depth must be finite and >= 0 (in m), got {scope_focus_depth!r}.")
+        _warn_if_micrometres("scope_focus_depth", scope_focus_depth)
     check_sensor_location(sensor_location)
     as_f = lambda v: jnp.asarray(v, dtype=float)
     return _plane_mask(

@@ -196,3 +196,41 @@ def check_number(name: str, value, *, unit: str, minimum: float = 0.0, strict: b
         rel = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {rel} {minimum:g} ({where}), got {value!r}.")
     return v
+
+
+def check_recording_units(t_frames: np.ndarray, spike_times: np.ndarray, frame_rate_hz: float) -> None:
+    """Sanity checks of a recording's clock (all in s, Hz): the frame rate matches the frame
+    times, the frame interval is one of two-photon imaging (a median interval of 1 s or more,
+    i.e. < 1 Hz, is most likely ms), and the spikes fall inside the frames (most of them after
+    the last frame, by orders of magnitude, is most likely ms).
+
+    Raises:
+        ValueError: naming the likely unit mistake.
+    """
+    t = np.asarray(t_frames, dtype=float)
+    s = np.asarray(spike_times, dtype=float)
+    step = float(np.median(np.diff(t)))
+    ratio = float(frame_rate_hz) * step  # 1 when the rate matches the frame times
+    if ratio > 100:
+        raise ValueError(
+            f"t_frames look like ms: frame_rate_hz={frame_rate_hz:g} Hz means frames {1 / frame_rate_hz:.4g} s "
+            f"apart, but t_frames are {step:.4g} apart (median); frame times must be in s (divide by 1000)."
+        )
+    if not 0.5 <= ratio <= 2.0:
+        raise ValueError(
+            f"frame_rate_hz={frame_rate_hz:g} Hz does not match t_frames (median interval {step:.4g} s, i.e. "
+            f"{1 / step:.4g} Hz); give the rate in Hz and the frame times in s."
+        )
+    if step >= 1.0:
+        raise ValueError(
+            f"t_frames are {step:.4g} s apart (median; {1 / step:.3g} Hz), slower than any two-photon imaging: "
+            "frame times must be in s (if they are in ms, divide by 1000)."
+        )
+    if s.size:
+        late = s > t[-1]
+        if late.mean() > 0.5 and s.max() > 100 * t[-1]:
+            raise ValueError(
+                f"spike_times look like ms: {int(late.sum())} of {s.size} spikes lie after the last frame "
+                f"(t={t[-1]:.4g} s), up to {s.max():.4g}; spike times must be in s on the frames' clock "
+                "(divide by 1000)."
+            )
