@@ -251,11 +251,13 @@ def test_traceback_flag_reraises(tmp_path, run_cli):
 
 
 def test_help_has_text_and_defaults_for_every_option(run_cli):
-    for cmd in ("fit", "evaluate"):
+    """Every subcommand, including those registered by other modules (SUBCOMMAND_MODULES)."""
+    parser = cli.build_parser()
+    choices = next(a for a in parser._actions if isinstance(a, cli.argparse._SubParsersAction)).choices
+    assert {"fit", "evaluate", "export-package-data"} <= set(choices)
+    for cmd, sub in choices.items():
         rc, out, err = run_cli(cmd, "--help")
         assert rc == 0
-        parser = cli.build_parser()
-        sub = next(a for a in parser._actions if isinstance(a, cli.argparse._SubParsersAction)).choices[cmd]
         for action in sub._actions:
             assert action.help, (cmd, action.dest)  # every option explains itself
             if action.default not in (None, False, "", cli.argparse.SUPPRESS):
