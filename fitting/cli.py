@@ -308,9 +308,29 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def lock_output(path: str):
+    """Hold an exclusive lock on ``PATH.lock`` while a fit that will write ``path`` runs (POSIX;
+    a no-op elsewhere): a second fit aimed at the same results file fails at once instead of
+    silently overwriting the first one's file when it ends. The lock dies with its process."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    f = open(path + ".lock", "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        msg = f"another fit is writing {path!r} (it holds {path + '.lock'!r}); choose another --out."
+        raise ValueError(msg) from None
+    return f
+
+
 def _run_fit(a) -> int:
     import jaxgeci
 
+    lock = lock_output(a.out)  # before any work: a clash is reported at once
     recs = _load(a.files, a.window)
     free = [s for s in a.free.split(",") if s] if a.free else None
     per_cell = tuple(s for s in a.per_cell.split(",") if s)
@@ -335,6 +355,8 @@ def _run_fit(a) -> int:
         log=_log,
     )
     jaxgeci.write_results(a.out, indicator, sets, default)
+    if lock is not None:
+        lock.close()
     evs = ", ".join(f"{k} {v['model']} median EV {v['median_ev']:.4f}" for k, v in sorted(sets.items()))
     print(f"{indicator}: {evs}; wrote {a.out}")
     return 0

@@ -318,3 +318,25 @@ def test_real_vs_simulated_figure_on_stand_in_recordings(tmp_path):
         )
     out = rvs.make_figure(str(tmp_path), str(tmp_path / "fig" / "rvs.png"))
     assert os.path.getsize(out) > 20_000
+
+
+_OUT_HOLDER = """
+import sys, time
+from fitting.cli import lock_output
+lock = lock_output(sys.argv[1])
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_fit_on_the_same_out_path_fails_at_once(tmp_path, run_cli):
+    out = str(tmp_path / "GCaMP6f.json")
+    holder = subprocess.Popen([sys.executable, "-c", _OUT_HOLDER, out], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        rc, _, err = run_cli("fit", "--out", out, "--steps", "1", _good_npz(tmp_path / "g.npz"))
+        assert rc == 2 and "another fit is writing" in err and "GCaMP6f.json" in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+    cli.lock_output(out).close()  # free again once the holder is gone
