@@ -294,3 +294,46 @@ def check_constants(module, owner: str | None = None) -> None:
     owner = owner or type(module).__name__
     for name, spec in constant_fields(module).items():
         check_value(spec, getattr(module, name), f"{owner}.{name}")
+
+
+# ---------------------------------------------------------------------------- display
+
+
+def format_constant(value, spec: ConstantSpec) -> str:
+    """``2.9e-07 M``, ``2.7`` (dimensionless), ``(5,) in [1e-07, 3e-07] M`` or ``traced``."""
+    if value is None:
+        return "None"
+    unit = "" if spec.unit == "1" else f" {spec.unit}"
+    if not is_concrete(value):
+        return f"traced{unit}"
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return f"{arr.item():.6g}{unit}"
+    if arr.size == 0:
+        return f"(0,){unit}"
+    return f"{arr.shape} in [{arr.min():.4g}, {arr.max():.4g}]{unit}"
+
+
+def sensor_repr(module, **static) -> str:
+    """One line: the class, the given static fields (name, ...) and every constant with its
+    unit, from the declarations (an Equinox repr shows only ``K_d=f32[]``)."""
+    parts = [f"{k}={v!r}" for k, v in static.items() if v not in ("", None)]
+    for k, (path, spec) in declared_constants(module).items():
+        parts.append(f"{k}={format_constant(_get(module, path), spec)}")
+    return f"{type(module).__name__}({', '.join(parts)})"
+
+
+def describe(module) -> str:
+    """Several lines: the sensor's class and submodels, then one line per constant with its
+    value and unit (per-neuron constants: shape and range)."""
+    name = getattr(module, "name", "") or ""
+    subs = [
+        f"{f.name}={type(getattr(module, f.name)).__name__}"
+        for f in dataclasses.fields(module)
+        if isinstance(getattr(module, f.name, None), eqx.Module)
+    ]
+    head = f"{type(module).__name__}" + (f" {name!r}" if name else "") + (f" ({', '.join(subs)})" if subs else "")
+    decl = declared_constants(module)
+    width = max((len(k) for k in decl), default=0)
+    lines = [head] + [f"  {k:<{width}}  {format_constant(_get(module, p), s)}" for k, (p, s) in decl.items()]
+    return "\n".join(lines)

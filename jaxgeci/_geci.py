@@ -16,8 +16,10 @@ from ._constants import (
     constant_fields,
     constant_values,
     ConstantSpec,
+    describe,
     replace_constants,
     required_constants,
+    sensor_repr,
     SIGMA_NOISE,
 )
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
@@ -126,6 +128,13 @@ class GECI(Sensor):
         """A copy with some constants replaced, named as in :attr:`params` (SI units);
         each value is checked as the constructor checks it."""
         return replace_constants(self, "GECI", **params)
+
+    def __repr__(self) -> str:
+        return sensor_repr(self, name=self.name, dff_baseline=self.dff_baseline)
+
+    def describe(self) -> str:
+        """The constants with their units, one per line (see :attr:`params`)."""
+        return describe(self)
 
     # ------------------------------------------------------------------ stepping
     @property

@@ -23,7 +23,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._constants import check_constants, constant, constant_fields, constant_values, ConstantSpec, SIGMA_NOISE
+from ._constants import (
+    check_constants,
+    constant,
+    constant_fields,
+    constant_values,
+    ConstantSpec,
+    describe,
+    sensor_repr,
+    SIGMA_NOISE,
+)
 from ._sensor import LOCATIONS, Method, Sensor
 
 
@@ -249,6 +258,13 @@ class S2F(Sensor):
         d = jnp.where(pos, delay, 1.0)
         val = (jnp.exp(-d / self.tau_d1) + self.r * jnp.exp(-d / self.tau_d2)) * -jnp.expm1(-d / self.tau_r)
         return jnp.where(pos, val, 0.0)
+
+    def __repr__(self) -> str:
+        return sensor_repr(self, name=self.name, dff_baseline=self.dff_baseline)
+
+    def describe(self) -> str:
+        """The constants with their units, one per line (see :attr:`params`)."""
+        return describe(self)
 
     # ------------------------------------------------------------------ stepping
     def init(self, n_neurons: int) -> S2FState:

@@ -158,3 +158,13 @@ def test_unit_vector_of_any_scale(v, exponent):
     u = np.asarray(unit_vector(jnp.asarray(d, dtype=jnp.float32)), dtype=float)
     ref = np.asarray(v) / np.linalg.norm(v)
     np.testing.assert_allclose(u, ref, atol=1e-5)  # float32: a few ulps per component
+
+
+def test_sensor_repr_and_describe_show_constants_with_units():
+    r = repr(jg.gcamp6f())
+    assert "K_d=2.9e-07 M" in r and "gamma=292.3 1/s" in r and "tau_off=0.0101402 s" in r
+    assert "f32[]" not in r and "f64[]" not in r  # not Equinox's shape-only repr
+    d = jg.s2f("jGCaMP8m").describe().splitlines()
+    assert d[0].startswith("S2F 'jGCaMP8m'") and any(line.split() == ["tau_r", "0.00246", "s"] for line in d)
+    per_neuron = jg.gcamp6f(K_d=jnp.array([2e-7, 3e-7])).describe()
+    assert "K_d" in per_neuron and "(2,) in [2e-07, 3e-07] M" in per_neuron
