@@ -13,8 +13,6 @@ from jaxtyping import Array, Float
 from ._constants import check_constants, constant, ConstantSpec
 
 
-
-
 class CalBindingActivationModel(eqx.Module):
     """Abstract base: how ``CaB_active`` (M) follows free Ca2+ (M).
 
