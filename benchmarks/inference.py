@@ -178,6 +178,7 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
                 walls[m] = (time.perf_counter() - t0) / minutes
                 rates[m] = res.rate
                 row[f"{m}_converged"] = bool(res.converged)
+                row[f"{m}_rho_rel"] = float(res.rho_rel)
             row["converged"] = bool(res.converged)
             row["n_iter"] = int(res.n_iter)
             row["n_spikes_inferred"] = float(res.n_spikes)

@@ -80,6 +80,7 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
             "model": pset["model"],
             "lag_s": lag,
             "noise_std": float(res.noise_std),
+            "rho_rel": float(res.rho_rel),
             "penalty": res.penalty,
             "n_spikes": float(res.n_spikes),
             "converged": bool(res.converged),

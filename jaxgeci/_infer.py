@@ -33,7 +33,7 @@ import numpy as np
 
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._infer_kernel import frame_kernel
-from ._infer_readout import BATCH_READOUT, latent_kernel, readout_of
+from ._infer_readout import BATCH_READOUT, estimate_rho, latent_kernel, readout_of
 from ._sensor import Sensor
 from ._validation import check_dt, check_number
 
@@ -58,7 +58,7 @@ class SpikeInference:
         n_iter: solver iterations, ``(rois,)``.
         frame_period_s: Δ (s).
         lag_s: the fluorescence lag that was removed (s).
-        rho_rel: amplitude scale used (dimensionless).
+        rho_rel: amplitude scale used (dimensionless), ``(rois,)`` (first chunk's when chunked).
         penalty: the sparsity penalty (z-score units).
         wall_s: wall time of the solve (s), including compilation.
     """
@@ -73,7 +73,7 @@ class SpikeInference:
     n_iter: np.ndarray
     frame_period_s: float
     lag_s: float
-    rho_rel: float
+    rho_rel: np.ndarray
     penalty: float
     wall_s: float
 
@@ -238,7 +238,7 @@ def infer_spikes(
     t_frames,
     *,
     lag_s: float = 0.0,
-    rho_rel: float = 1.0,
+    rho_rel: float | None = None,
     penalty: float = DEFAULT_PENALTY,
     noise_std=None,
     dt: float = 1e-3,
@@ -261,8 +261,11 @@ def infer_spikes(
         lag_s: delay of the fluorescence after the spikes (s), e.g. the fitted cells' median
             ``lag_s`` in a results file; removed from the output (spike clock).
         rho_rel: amplitude of this recording relative to the sensor (dimensionless): with
-            ``rho_rel = 2`` one spike gives twice the sensor's ΔF/F. It scales the inferred
-            counts by ``1/rho_rel`` and is not identifiable from ΔF/F alone.
+            ``rho_rel = 2`` one spike gives twice the sensor's ΔF/F. Under the linear read-out
+            it only scales the counts by ``1/rho_rel`` (not identifiable from ΔF/F). ``None``
+            (default; sigmoid read-out): estimated per ROI (and chunk) on a grid from 0.5 to 4 by the
+            posterior objective with a log-normal prior around 1 (``RHO_GRID``,
+            ``RHO_PRIOR_LOG_SD`` in ``jaxgeci._infer_readout``); 1 under the linear read-out.
         penalty: sparsity penalty (>= 0), the matched-filter z-score an isolated spike must
             exceed. Fixed a priori (``DEFAULT_PENALTY``), never tuned on ground truth.
         noise_std: ΔF/F noise std, scalar or ``(rois,)``; default :func:`estimate_noise_std`.
@@ -297,7 +300,8 @@ def infer_spikes(
     dt = check_dt(dt)
     if dt > period:
         raise ValueError(f"dt={dt!r} s must not exceed the frame period {period:.4g} s.")
-    check_number("rho_rel", rho_rel, unit="1", strict=True)
+    if rho_rel is not None:
+        check_number("rho_rel", rho_rel, unit="1", strict=True)
     check_number("penalty", penalty, unit="z-score")
     check_number("pre_s", pre_s, unit="s")
     check_number("min_knot_spacing_s", min_knot_spacing_s, unit="s", strict=True)
@@ -334,7 +338,7 @@ def infer_spikes(
     L, starts, owners = _chunks(T, period, chunk_s, overlap_s)
     n_bins = n_pre + L
     K, m0 = frame_kernel(sensor, period, lag_s=float(lag_s), dt=dt, max_frames=n_bins)
-    K = K * float(rho_rel)
+    K = K * (1.0 if rho_rel is None else float(rho_rel))
     n_fft = _fft_size(n_bins + K.size)
     kc = np.zeros(n_fft)
     for k, v in enumerate(K):  # kernel offset m = k - m0 stored at m mod n_fft (circular)
@@ -353,7 +357,8 @@ def infer_spikes(
     f = lambda a: jnp.asarray(a, dtype=float)
     rate, model, base = np.zeros((R, T)), np.zeros((R, T)), np.zeros((R, T))
     n_iter, done = np.zeros(R, dtype=np.int64), np.ones(R, dtype=bool)
-    for a, (lo, hi) in zip(starts, owners):  # equal-length chunks: one compile
+    rho_out = np.full((R, len(starts)), 1.0 if rho_rel is None else float(rho_rel))
+    for k, (a, (lo, hi)) in enumerate(zip(starts, owners)):  # equal-length chunks: one compile
         seg = slice(a, a + L)
         Q, _ = np.linalg.qr(bspline_basis(t[seg], t[a], t[a + L - 1], min_knot_spacing_s))
         s, conv, it, dn = _solve_batch(
@@ -361,11 +366,23 @@ def infer_spikes(
             n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
         )  # fmt: skip
         if base_sensor is not None:
-            s, conv, it2, dn = BATCH_READOUT(
-                f(Y[:, seg]), f(Q), f(np.ones(L)), f(sig), jnp.asarray(Kc_hat), jnp.asarray(Kc2_hat), float(penalty), s,
-                base_sensor,
-                float(rho_rel), float(tol), int(max_iter), n_pre=n_pre, n_fft=n_fft,
-            )  # fmt: skip
+            args = (
+                f(Y[:, seg]),
+                f(Q),
+                f(np.ones(L)),
+                f(sig),
+                jnp.asarray(Kc_hat),
+                jnp.asarray(Kc2_hat),
+                float(penalty),
+            )
+            if rho_rel is None:
+                rho_k, s = estimate_rho(
+                    args, s, base_sensor, float(tol), min(int(max_iter), 300), n_pre=n_pre, n_fft=n_fft
+                )
+                rho_out[:, k] = rho_k
+            s, conv, it2, dn, _ = BATCH_READOUT(
+                *args, f(s), base_sensor, f(rho_out[:, k]), float(tol), int(max_iter), n_pre=n_pre, n_fft=n_fft
+            )
             it = np.asarray(it) + np.asarray(it2)
         conv = np.asarray(conv, dtype=np.float64)
         b = (Y[:, seg] - conv) @ Q @ Q.T
@@ -385,7 +402,7 @@ def infer_spikes(
         t_frames=t,
         frame_period_s=period,
         lag_s=float(lag_s),
-        rho_rel=float(rho_rel),
+        rho_rel=rho_out[0, 0] if squeeze else rho_out[:, 0],
         penalty=float(penalty),
         wall_s=time.perf_counter() - t_start,
         **out,

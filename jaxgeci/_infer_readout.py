@@ -109,19 +109,43 @@ def solve_readout(y, Q, w, sigma, Khat, K2hat, z_pen, x0, base_sensor, rho, tol,
     x, _, _, _, _, k, done = jax.lax.while_loop(
         cond, body, (x0, x0, one, L0, jnp.asarray(0.0, y.dtype), jnp.asarray(0), jnp.asarray(False))
     )
-    return x, pred(x), k, done
+    return x, pred(x), k, done, total(x, local_lam(x))
 
 
 def batch_readout(Y, Q, w, sig, Khat, K2hat, z_pen, X0, base_sensor, rho, tol, max_iter, *, n_pre, n_fft):
-    """:func:`solve_readout` over the ROIs (rows of ``Y``), ``vmap``-ed."""
+    """:func:`solve_readout` over the ROIs (rows of ``Y``; ``sig``, ``X0`` and ``rho`` per ROI),
+    ``vmap``-ed. Returns ``(s, fit, iterations, converged, objective)``."""
 
-    def one(y, s, x0):
+    def one(y, s, x0, r):
         return solve_readout(
-            y, Q, w, s, Khat, K2hat, z_pen, x0, base_sensor, rho, tol, max_iter, n_pre=n_pre, n_fft=n_fft
+            y, Q, w, s, Khat, K2hat, z_pen, x0, base_sensor, r, tol, max_iter, n_pre=n_pre, n_fft=n_fft
         )
 
-    return jax.vmap(one)(Y, sig, X0)
+    return jax.vmap(one)(Y, sig, X0, rho)
 
 
 BATCH_READOUT = jax.jit(batch_readout, static_argnames=("n_pre", "n_fft"))
-_ = np
+
+RHO_GRID = 2.0 ** np.arange(-1.0, 2.01, 0.5)
+"""Amplitudes ``rho_rel`` tried when it is estimated (0.5 to 4, factors of sqrt 2)."""
+RHO_PRIOR_LOG_SD = float(np.log(2.0))
+"""Log-normal prior on ``rho_rel`` around 1 (the fitted cells' median): sd of ``ln rho_rel``."""
+
+
+def estimate_rho(args, x_lin, base_sensor, tol, max_iter, *, n_pre, n_fft):
+    """Per-ROI ``rho_rel`` on :data:`RHO_GRID` by the posterior objective plus the log-normal
+    prior, each grid point solved for at most ``max_iter`` iterations from the linear solution
+    scaled by ``1/rho``. Returns ``(rho (rois,), its spikes (rois, bins))``."""
+    best_val, best_rho, best_x = None, None, None
+    for rho in RHO_GRID:
+        rv = jnp.full(x_lin.shape[0], rho, dtype=x_lin.dtype)
+        x, _, _, _, obj = BATCH_READOUT(*args, x_lin / rho, base_sensor, rv, tol, max_iter, n_pre=n_pre, n_fft=n_fft)
+        val = np.asarray(obj) + 0.5 * (np.log(rho) / RHO_PRIOR_LOG_SD) ** 2
+        if best_val is None:
+            best_val, best_rho, best_x = val, np.full(val.shape, rho), np.asarray(x)
+        else:
+            better = val < best_val
+            best_val = np.where(better, val, best_val)
+            best_rho = np.where(better, rho, best_rho)
+            best_x = np.where(better[:, None], np.asarray(x), best_x)
+    return best_rho, best_x
