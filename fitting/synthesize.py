@@ -107,9 +107,10 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
         [np.asarray(jaxgeci.spike_amplitudes(jax.random.fold_in(k, 0), n_sp, cal.amplitude_cv)) for k in keys], axis=1
     )
     jit = _traces(sensor, rec.spike_times, w.reshape(n_sp, draws), t_sample, dt)
+    draw = jaxgeci.synthesize_dff
     out = np.stack(
         [
-            np.asarray(jaxgeci.synthesize_dff(jax.random.fold_in(k, 1), cal, rho * jit[:, i] + baseline, t_frames=t))
+            np.asarray(draw(jax.random.fold_in(k, 1), cal, rho * jit[:, i], t_frames=t, baseline=baseline))
             for i, k in enumerate(keys)
         ]
     )

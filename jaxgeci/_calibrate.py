@@ -40,6 +40,12 @@ class MeasurementCalibration:
         bleach_rate: photobleaching rate (1/s) from the raw fluorescence's running 20th
             percentile (0 without ``f_raw``).
         frame_rate: frame rate (Hz).
+        noise_level_sd, gain_sd, offset_sd: nonstationarity between the two halves of the
+            calibration data: std of the log noise level, of the log amplitude gain and of the
+            baseline offset (ΔF/F), each ``|difference between halves| / √2``. A synthetic draw
+            scales its noise level and amplitude by ``exp(sd·z)`` and shifts its baseline by
+            ``offset_sd·z`` (one ``z ~ N(0, 1)`` each per draw): the error of extrapolating the
+            calibration to new frames.
     """
 
     photons: float
@@ -50,6 +56,9 @@ class MeasurementCalibration:
     neuropil_ratio: float
     bleach_rate: float
     frame_rate: float
+    noise_level_sd: float = 0.0
+    gain_sd: float = 0.0
+    offset_sd: float = 0.0
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
@@ -146,7 +155,24 @@ def calibrate_measurement(
         ok = base > 0
         if ok.sum() > 10:
             bleach = float(max(-np.polyfit(t[ok], np.log(base[ok]), 1)[0], 0.0))
+    # nonstationarity between the halves of the calibration data
+    h = y.size // 2
+    halves = (slice(0, h), slice(h, None))
+    nu = [np.median(np.abs(np.diff(r[sl]))) for sl in halves]
+    noise_level_sd = abs(math.log(max(nu[0], 1e-12) / max(nu[1], 1e-12))) / math.sqrt(2.0)
+    gains, offsets = [], []
+    for sl in halves:
+        x, z = m[sl] - np.median(m[sl]), y[sl] - np.median(m[sl])
+        a = np.column_stack([x, np.ones_like(x)])
+        (g, b), *_ = np.linalg.lstsq(a, z, rcond=None)
+        gains.append(g)
+        offsets.append(b)
+    gain_sd = abs(math.log(max(gains[0], 1e-6) / max(gains[1], 1e-6))) / math.sqrt(2.0) if min(gains) > 0 else 0.0
+    offset_sd = abs(offsets[0] - offsets[1]) / math.sqrt(2.0)
     return MeasurementCalibration(
+        noise_level_sd=float(noise_level_sd),
+        gain_sd=float(min(gain_sd, 1.0)),
+        offset_sd=float(offset_sd),
         photons=float(photons),
         white_sigma=math.sqrt(max(v0, 0.0)),
         amplitude_cv=amplitude_cv,
@@ -177,14 +203,23 @@ def spike_overlap(spike_times, t_frames, tau=0.5):
     return np.where(s1 > 1e-12, s2 / np.maximum(s1 * s1, 1e-300), 1.0)
 
 
-def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames):
-    """One synthetic ΔF/F draw: ``clean_jittered`` (the prediction from amplitude-jittered
-    spikes, ``(T,)``) plus OU drift, exact photon noise at ``cal.photons`` and white noise of
-    ``cal.white_sigma``. Keys: ``fold_in(key, 0)`` drift, ``1`` photons, ``2`` white noise."""
+def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames, baseline=0.0):
+    """One synthetic ΔF/F draw.
+
+    ``clean_jittered``: the prediction from amplitude-jittered spikes *without* its baseline,
+    ``(T,)``; ``baseline``: the deterministic baseline (ΔF/F), scalar or ``(T,)``. The draw is
+    ``baseline + offset + gain * clean_jittered + drift`` with exact photon noise at
+    ``cal.photons`` and white noise of ``cal.white_sigma``, both scaled by a per-draw noise
+    level. Keys: ``fold_in(key, 0)`` drift, ``1`` photons, ``2`` white noise, ``3`` the draw's
+    gain, offset and noise level.
+    """
     clean = jnp.asarray(clean_jittered, dtype=float)
     t = np.asarray(t_frames, float)
     fp = float(np.median(np.diff(t)))
+    zg, zo, zn = jax.random.normal(jax.random.fold_in(key, 3), (3,))
+    level = jnp.exp(cal.noise_level_sd * zn)
+    mean = baseline + cal.offset_sd * zo + jnp.exp(cal.gain_sd * zg) * clean
     drift = ou_drift(jax.random.fold_in(key, 0), clean.shape[0], fp, cal.drift_tau, cal.drift_sigma)
-    shot = PhotonNoise(cal.photons, read_sigma=0.0, dark_counts=0.0)
-    y = shot.sample(jax.random.fold_in(key, 1), clean + drift)
-    return CleoGaussianNoise(cal.white_sigma).sample(jax.random.fold_in(key, 2), y)
+    shot = PhotonNoise(cal.photons / level**2, read_sigma=0.0, dark_counts=0.0)
+    y = shot.sample(jax.random.fold_in(key, 1), mean + drift)
+    return CleoGaussianNoise(cal.white_sigma * level).sample(jax.random.fold_in(key, 2), y)
