@@ -11,8 +11,8 @@ Four classes of the adversarial review, each with its examples and more:
 
 Only the public API is used, so the same file runs against older commits (to count how many
 cases they handled well). Cases that need a change outside the files of this battery's
-mechanisms (simulate's own argument checks, closed-loop stepping) are marked ``xfail`` until
-that change lands.
+mechanisms (simulate's own checks of sample_rate and rho_rel) are marked ``xfail`` until that
+change lands.
 """
 
 import warnings
@@ -60,7 +60,6 @@ def _raises_or_warns(fn, *words):
 
 
 NEEDS_SIMULATE = pytest.mark.xfail(reason="simulate's own argument checks (lead's _simulate.py)", strict=False)
-NEEDS_CLOSED_LOOP = pytest.mark.xfail(reason="closed-loop spike validation (lead's _scope.py)", strict=False)
 
 
 # ---------------------------------------------------------------------------- 1. coercion
@@ -137,7 +136,6 @@ def test_adaptive_s2f_refuses_string_c_half():
     _refused(lambda: jg.AdaptiveS2F(jg.s2f("jGCaMP8m"), c_half="1"), "c_half")
 
 
-@NEEDS_SIMULATE
 def test_complex_dense_spikes_refused():
     _refused(lambda: jg.simulate(jg.gcamp6f(), _spikes().astype(complex), DT), "spikes")
 
@@ -243,15 +241,23 @@ def test_s2f_state0_with_nan_surfaces():
     assert np.all(np.isnan(d))
 
 
-@NEEDS_CLOSED_LOOP
 @pytest.mark.parametrize("bad", [np.nan, -1.0])
 def test_closed_loop_step_validates_spikes(bad):
-    coords = np.array([[0.0, 0.0, 100e-6]])
-    scope = jg.Scope(jg.gcamp6f(), img_width=500e-6, focus_depth=100e-6)
-    scope = scope.inject(coords, key=jax.random.PRNGKey(0))
-    cl = jg.ClosedLoopScope(scope, dt=DT)
+    # one step with NaN or negative spikes gave finite numbers forever after
+    coords = np.array([[0.0, 0.0, 100e-6], [10e-6, 0.0, 100e-6]])
+    scope = jg.Scope(jg.gcamp6f(), img_width=500e-6, focus_depth=100e-6).inject("exc", coords)
+    reader = jg.ClosedLoopScope(scope, DT, key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="spikes"):
-        cl.step(np.array([bad]))
+        reader.step({"exc": np.array([bad, 0.0])})
+
+
+def test_per_neuron_constant_of_the_wrong_length_named():
+    # "mul got incompatible shapes" from inside JAX before (the constant was not named)
+    _refused(lambda: jg.simulate(jg.gcamp6f(K_d=np.full(3, 2.9e-7)), _spikes(), DT), "K_d")
+
+
+def test_rho_rel_of_the_wrong_length_named():
+    _refused(lambda: jg.simulate(jg.gcamp6f(), _spikes(), DT, rho_rel=np.ones(3)), "rho_rel")
 
 
 def test_nan_constant_refused():
