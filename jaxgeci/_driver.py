@@ -172,6 +172,17 @@ class Direct:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReverseAdjoint:
+    """A ``custom_vjp`` over the loop: the forward scan stores the state at every step; one
+    reverse scan then computes, step by step, the state adjoint, the gradient of the spike
+    input and the constants' gradient from the step's own ``vjp`` (for a linear step, e.g.
+    the S2F kernel, that is the same filter run backwards in time). Reads at every step
+    (``ReadEvery(1)``) of a :class:`DenseSpikes` float input without Ca input; reverse mode
+    only (no ``jvp``). Memory: one state per step.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
     """How the loop is laid out (performance only; results are the same float arithmetic).
 
@@ -238,6 +249,10 @@ def integrate(
         ``(final_state, reads)``: the state after ``n_steps`` steps and ``read(...)`` at every
         read step of ``schedule``, stacked on a leading axis.
     """
+    if isinstance(gradient, ReverseAdjoint):
+        return _integrate_adjoint(
+            sensor, state0, spikes, n_steps, dt, method=method, schedule=schedule, read=read, ca=ca, unroll=unroll
+        )
     dtype = jnp.result_type(float)
     ckpt = isinstance(gradient, Checkpointed)
     remat = (lambda f: jax.checkpoint(f, prevent_cse=False)) if ckpt else (lambda f: f)
@@ -305,6 +320,61 @@ def integrate(
 
     final, obs = jax.lax.scan(remat(padded), state0, jnp.arange(starts.shape[0]))
     return final, jax.tree_util.tree_map(lambda a: a[:-1], obs)
+
+
+def _integrate_adjoint(sensor, state0, spikes, n_steps, dt, *, method, schedule, read, ca, unroll):
+    """:func:`integrate` with :class:`ReverseAdjoint` gradients (see there)."""
+    if not (isinstance(schedule, ReadEvery) and schedule.k == 1 and isinstance(spikes, DenseSpikes) and ca is None):
+        raise ValueError("ReverseAdjoint needs reads at every step (ReadEvery(1)) of DenseSpikes without Ca input.")
+    dtype = jnp.result_type(float)
+    counts = spikes.counts.astype(dtype)
+    params, static = eqx.partition((sensor, read), eqx.is_inexact_array)
+
+    def step(p, st, x):
+        sensor_, _ = eqx.combine(p, static)
+        return advance(sensor_, st, x, dt, None, method)
+
+    def observe(p, st):
+        sensor_, read_ = eqx.combine(p, static)
+        return read_(sensor_, st, None)
+
+    def forward(p, st0, xs):
+        def body(st, x):
+            return step(p, st, x), (st, observe(p, st))
+
+        final, (states, obs) = jax.lax.scan(body, st0, xs, unroll=unroll)
+        return final, obs, states
+
+    @jax.custom_vjp
+    def run(p, st0, xs):
+        final, obs, _ = forward(p, st0, xs)
+        return final, obs
+
+    def run_fwd(p, st0, xs):
+        final, obs, states = forward(p, st0, xs)
+        return (final, obs), (p, states, xs)
+
+    def run_bwd(res, ct):
+        p, states, xs = res
+        ct_final, ct_obs = ct
+
+        def body(carry, inp):
+            lam, gp = carry
+            st, x, cty = inp
+            _, vjp_step = jax.vjp(step, p, st, x)
+            dp_step, d_state, dx = vjp_step(lam)
+            _, vjp_obs = jax.vjp(observe, p, st)
+            dp_obs, d_state_obs = vjp_obs(cty)
+            lam = jax.tree_util.tree_map(jnp.add, d_state, d_state_obs)
+            gp = jax.tree_util.tree_map(lambda a, b, c: a + b + c, gp, dp_step, dp_obs)
+            return (lam, gp), dx
+
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, p)
+        (lam0, gp), dxs = jax.lax.scan(body, (ct_final, zeros), (states, xs, ct_obs), reverse=True, unroll=unroll)
+        return gp, lam0, dxs
+
+    run.defvjp(run_fwd, run_bwd)
+    return run(params, state0, counts)
 
 
 def integrate_segmented(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import _driver as driver
 
 
-def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int = 8):
+def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int = 8, *, adjoint: bool = False):
     """ΔF/F of one neuron with ``rho_rel = 1`` at every fine step, ``(n_steps,)``: entry ``k``
     is the state at the start of step ``k`` (time ``k dt``, s), the same loop as
     :func:`jaxgeci.simulate` with ``sample_every=1``.
@@ -18,6 +18,9 @@ def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int 
         spikes: spike counts per step, ``(n_steps,)``.
         dt: step (s), concrete.
         method: integration method (``"accurate"`` is designed for dt = 1 ms).
+        adjoint: reverse-mode gradients by the loop's own adjoint (one reverse scan giving the
+            gradients of the spikes and the constants; ``jaxgeci._driver.ReverseAdjoint``)
+            instead of autodiff through the scan; the values are the same. Reverse mode only.
     """
     resolved = sensor.check_run(dt, method)  # at trace time: dt, the method's name, Euler stability
     _, obs = driver.integrate(
@@ -29,7 +32,7 @@ def unit_trace(sensor, spikes, dt: float, method: str = "accurate", unroll: int 
         method=resolved,
         schedule=driver.ReadEvery(1),
         read=driver.Observe(1.0, ("dFF",)),
-        gradient=driver.Direct(),
+        gradient=driver.ReverseAdjoint() if adjoint else driver.Direct(),
         unroll=unroll,
     )
     return obs["dFF"][:, 0]

@@ -122,3 +122,29 @@ def test_no_retrace_for_new_constants():
 
     run(jg.gcamp6f())
     run(jg.gcamp6f(K_d=3.3e-7, gamma=300.0))  # same structure, new values: no retrace
+
+
+def test_loop_adjoint_equals_autodiff(x64):
+    """The driver's ReverseAdjoint (one reverse scan of the step's own vjp) gives the gradient
+    of autodiff through the scan, w.r.t. the spike input and every constant, for the S2F
+    kernel (linear), the adaptive S2F (nonlinear) and the accurate GECI step (float64: the
+    same arithmetic in another order, so round-off only, rtol 1e-9)."""
+    rng = np.random.default_rng(4)
+    spikes = jnp.asarray((rng.random(400) < 0.03).astype(float))
+    for sensor in (jg.s2f("jGCaMP8m"), jg.AdaptiveS2F(jg.s2f("GCaMP6s"), c_half=2.0), jg.gcamp6f()):
+        target = jg.unit_trace(sensor, spikes, 1e-3) * 1.3
+
+        def loss(s, x, adjoint):
+            return jnp.sum((jg.unit_trace(s, x, 1e-3, adjoint=adjoint) - target) ** 2)
+
+        auto = jax.grad(loss, argnums=(0, 1))(sensor, spikes, False)
+        adj = jax.grad(loss, argnums=(0, 1))(sensor, spikes, True)
+        for a, b in zip(jax.tree_util.tree_leaves(auto), jax.tree_util.tree_leaves(adj)):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(a))))
+        if not isinstance(sensor, jg.S2F):
+            continue
+        # and batched over ROIs (vmap of the custom_vjp) equals one ROI at a time
+        xs = jnp.stack([spikes, jnp.roll(spikes, 37)])
+        g_batch = jax.grad(lambda x: jnp.sum(jax.vmap(lambda xi: loss(sensor, xi, True))(x)))(xs)
+        g_one = jax.grad(lambda x: loss(sensor, x, True))(xs[1])
+        np.testing.assert_allclose(np.asarray(g_batch[1]), np.asarray(g_one), rtol=1e-12)
