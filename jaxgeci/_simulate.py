@@ -5,7 +5,6 @@ and a plan, and runs the one time loop (``jaxgeci._driver.integrate``) under one
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -18,7 +17,7 @@ from jaxtyping import Array, Float, Int
 from . import _driver as driver
 from ._sensor import Sensor
 from ._spikes import SpikeTrains
-from ._validation import check_dt, check_int, is_concrete
+from ._validation import check_dt, check_int, check_number, is_concrete, real_array
 
 
 class SimulationResult(eqx.Module):
@@ -123,11 +122,9 @@ def read_schedule(
         return steps, None
     if sample_period is not None or sample_rate is not None:
         if sample_rate is not None:
-            if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
-                raise ValueError(f"sample_rate must be a finite number > 0 (Hz), got {sample_rate!r}.")
+            sample_rate = check_number("sample_rate", sample_rate, unit="Hz", strict=True)
             sample_period = 1.0 / sample_rate
-        if not (isinstance(sample_period, (int, float)) and math.isfinite(sample_period) and sample_period > 0):
-            raise ValueError(f"sample_period must be a finite number > 0 (s), got {sample_period!r}.")
+        sample_period = check_number("sample_period", sample_period, unit="s", strict=True)
         asked_period = float(sample_period)
         sample_every = int(round(sample_period / dt))
         if sample_every < 1:
@@ -155,6 +152,7 @@ def read_schedule(
 
 
 def _check_rho(rho_rel, n_neurons):
+    rho_rel = real_array("rho_rel", rho_rel, expected="a scalar or (neurons,) array (dimensionless)")
     if jnp.ndim(rho_rel) > 1 or (jnp.ndim(rho_rel) == 1 and jnp.shape(rho_rel)[0] != n_neurons):
         raise ValueError(
             f"rho_rel must be a scalar or ({n_neurons},) (one per neuron), got shape {jnp.shape(rho_rel)}."

@@ -10,9 +10,7 @@ Four classes of the adversarial review, each with its examples and more:
 4. (class 7) float32 numerics: the accurate method, int32 step indices, direction scaling.
 
 Only the public API is used, so the same file runs against older commits (to count how many
-cases they handled well). Cases that need a change outside the files of this battery's
-mechanisms (simulate's own checks of sample_rate and rho_rel) are marked ``xfail`` until that
-change lands.
+cases they handled well).
 """
 
 import warnings
@@ -59,13 +57,9 @@ def _raises_or_warns(fn, *words):
         assert word in msg, msg
 
 
-NEEDS_SIMULATE = pytest.mark.xfail(reason="simulate's own argument checks (lead's _simulate.py)", strict=False)
-
-
 # ---------------------------------------------------------------------------- 1. coercion
 
 
-@NEEDS_SIMULATE
 @pytest.mark.parametrize("rate", [np.float32(30.0), np.float64(30.0), jnp.float32(30.0), np.int64(30)])
 def test_numpy_and_jax_scalars_accepted_as_sample_rate(rate):
     r = jg.simulate(jg.gcamp6f(), _spikes(), DT, sample_rate=rate)
@@ -83,7 +77,6 @@ def test_bad_dt_refused_naming_dt(dt):
     _refused(lambda: jg.simulate(jg.gcamp6f(), _spikes(), dt), "dt")
 
 
-@NEEDS_SIMULATE
 @pytest.mark.parametrize("rho", ["1", True, 1 + 0j])
 def test_bad_rho_rel_refused(rho):
     _refused(lambda: jg.simulate(jg.gcamp6f(), _spikes(), DT, rho_rel=rho), "rho_rel")
