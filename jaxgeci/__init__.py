@@ -30,14 +30,9 @@ from ._excitation import (
 )
 from ._fluorescence import hill as hill
 from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as GECIState, naomi_to_si as naomi_to_si
-from ._s2f import (
-    S2F as S2F,
-    s2f as s2f,
-    s2f_preset_defaults as s2f_preset_defaults,
-    S2F_PRESETS as S2F_PRESETS,
-    S2FState as S2FState,
-)
+from ._s2f import S2F as S2F, S2FState as S2FState
 from ._s2f_adaptive import AdaptiveS2F as AdaptiveS2F
+from ._s2f_presets import s2f as s2f, s2f_preset_defaults as s2f_preset_defaults, S2F_PRESETS as S2F_PRESETS
 from ._sensor import Method as Method, Sensor as Sensor
 
 

@@ -91,7 +91,7 @@ def _resolve_sensor(sensor):
     if isinstance(sensor, Sensor):
         return sensor
     if isinstance(sensor, str):
-        from ._s2f import s2f, S2F_PRESETS
+        from ._s2f_presets import s2f, S2F_PRESETS
 
         try:
             return s2f(sensor)

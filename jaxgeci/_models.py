@@ -76,7 +76,7 @@ def _is_transgenic(dataset: str) -> bool:
 
 
 def _s2f_initial(indicator: str, dataset: str = ""):
-    from ._s2f import s2f
+    from ._s2f_presets import s2f
 
     name = indicator
     if _is_transgenic(dataset) and indicator.lower() in ("gcamp6f", "gcamp6s"):

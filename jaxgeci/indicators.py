@@ -167,7 +167,7 @@ def families(name: str) -> dict[str, str]:
     >>> families("jGCaMP8m")  # {'s2f': "S2F preset ...: jaxgeci.s2f('jGCaMP8m')", 'fitted': ...}
     """
     from ._fitted import _key, fitted_names
-    from ._s2f import S2F_PRESETS
+    from ._s2f_presets import S2F_PRESETS
 
     out = {}
     key = _cleo_key(str(name))
@@ -191,7 +191,7 @@ def available() -> dict[str, tuple[str, ...]]:
     """Every indicator name :func:`get_preset` knows, with its families (see :data:`FAMILIES`),
     e.g. ``{"GCaMP6f": ("cleo", "s2f", "fitted"), "jGCaMP8m": ("s2f", "fitted"), ...}``."""
     from ._fitted import fitted_names
-    from ._s2f import S2F_PRESETS
+    from ._s2f_presets import S2F_PRESETS
 
     names = [p.name for p in PRESETS.values()] + [p.name for p in S2F_PRESETS.values()] + list(fitted_names())
     return {n: tuple(families(n)) for n in sorted(set(names), key=str.lower)}
@@ -226,7 +226,7 @@ def get_preset(name: str, family: str = "cleo", **kwargs):
             where = f" Known names: {', '.join(available())} (Cleo preset functions: {', '.join(sorted(PRESETS))})."
         raise ValueError(f"Unknown indicator {name!r} for family {family!r} ({FAMILIES[family]}).{where}")
     if family == "s2f":
-        from ._s2f import s2f
+        from ._s2f_presets import s2f
 
         return s2f(name, **kwargs)
     if family == "fitted":
