@@ -192,8 +192,8 @@ def main(*, data=DEFAULT_DATA, params_dir=None, out=None, draws=20, seed=0, dt=1
             excluded[name] = extra
             continue
         cells[name] = cell
-        if example is None or name.startswith("jGCaMP8m"):
-            example = example or extra
+        if example is None:  # the figure shows the first included cell
+            example = extra
         m = cell["measurement"]
         print(
             f"{name}: EV2 {cell['ev_second_half']:.2f} covered "

@@ -93,16 +93,17 @@ from ._targeting import (
 
 
 # isort: split
-# Measurement: photons, noise, neuropil, bleaching, drift, calibration
+# Measurement: photons, noise, neuropil, bleaching, drift
 from ._calibrate import (
     calibrate_measurement as calibrate_measurement,
     MeasurementCalibration as MeasurementCalibration,
     spike_overlap as spike_overlap,
     synthesize_dff as synthesize_dff,
 )
-from ._driver import ar1 as ar1
+from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for
 from ._measurement import (
     annulus_weights as annulus_weights,
+    ar1 as ar1,
     bleach_factor as bleach_factor,
     BLEACH_POWER_EXPONENT as BLEACH_POWER_EXPONENT,
     bleach_rate as bleach_rate,
