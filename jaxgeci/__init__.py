@@ -93,17 +93,16 @@ from ._targeting import (
 
 
 # isort: split
-# Measurement: photons, noise, neuropil, bleaching, drift
+# Measurement: photons, noise, neuropil, bleaching, drift, calibration
 from ._calibrate import (
     calibrate_measurement as calibrate_measurement,
     MeasurementCalibration as MeasurementCalibration,
     spike_overlap as spike_overlap,
     synthesize_dff as synthesize_dff,
 )
-from ._excitation import load_spectrum as load_spectrum, spectrum_for as spectrum_for
+from ._driver import ar1 as ar1
 from ._measurement import (
     annulus_weights as annulus_weights,
-    ar1 as ar1,
     bleach_factor as bleach_factor,
     BLEACH_POWER_EXPONENT as BLEACH_POWER_EXPONENT,
     bleach_rate as bleach_rate,
