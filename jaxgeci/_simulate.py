@@ -16,6 +16,7 @@ from jaxtyping import Array, Float, Int
 
 from . import _driver as driver
 from ._sensor import Sensor
+from ._spike_input import chunk_events, dense_spikes, host_events, step_events
 from ._spikes import SpikeTrains
 from ._validation import check_dt, check_int, check_number, is_concrete, real_array
 
@@ -173,133 +174,6 @@ def _check_leaf_shapes(sensor, n_neurons):
             )
 
 
-_HOST_EVENTS_MAX_FRACTION = 0.02  # beyond 2 % non-zero entries a dense row per step is as cheap
-_HOST_EVENTS_BLOCK_ROWS = 512
-
-
-def _host_events(spikes) -> SpikeTrains | None:
-    """Sparse integer counts in a host (NumPy) array as :class:`SpikeTrains`, found in one pass
-    over the array (block by block, so nothing of its size is allocated); ``None`` when the
-    input is not a 2-D NumPy-like array, is dense (> 2 % non-zero), or holds fractional
-    counts; those take the dense loop. NaN/inf or negative entries raise here."""
-    if isinstance(spikes, jax.Array) or not is_concrete(spikes) or isinstance(spikes, SpikeTrains):
-        return None
-    arr = np.asarray(spikes)
-    if arr.ndim != 2 or arr.size == 0 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
-        return None
-    if np.iscomplexobj(arr):
-        raise TypeError(f"spikes must be real counts, got dtype {arr.dtype}.")
-    T, N = arr.shape
-    limit = max(4096, int(_HOST_EVENTS_MAX_FRACTION * arr.size))
-    # np.nonzero costs per element: read narrow dtypes (bool, int8, float32...) as 8-byte
-    # words (8 bools per word), then look inside the few non-zero words
-    per = 8 // arr.itemsize if arr.itemsize < 8 and (N * arr.itemsize) % 8 == 0 else 1
-    arr = np.ascontiguousarray(arr) if per > 1 else arr
-    steps, neurons, values, total = [], [], [], 0
-    for r0 in range(0, T, _HOST_EVENTS_BLOCK_ROWS):
-        block = arr[r0 : r0 + _HOST_EVENTS_BLOCK_ROWS]
-        k, n = np.nonzero(block.view(np.uint64) if per > 1 else block)
-        if per > 1:
-            k, n = np.repeat(k, per), (n[:, None] * per + np.arange(per)).reshape(-1)
-        v = block[k, n]
-        keep = v != 0  # also drops -0.0 and the zero neighbours inside a word; NaN is kept
-        k, n, v = k[keep], n[keep], v[keep]
-        total += k.size
-        if total > limit:
-            return None
-        steps.append(k + r0)
-        neurons.append(n)
-        values.append(v)
-    k, n, v = (np.concatenate(x) for x in (steps, neurons, values))
-    if arr.dtype != bool:
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
-        c = v.astype(np.int64)
-        if np.any(c != v):
-            return None  # fractional counts: the dense loop adds them as given
-        k, n = np.repeat(k, c), np.repeat(n, c)
-    return SpikeTrains(steps=k, neurons=n, n_steps=T, n_neurons=N)
-
-
-@jax.jit
-def _counts_ok(x):
-    # one fused pass on the device: finite and non-negative (bool counts are always valid)
-    return jnp.all(jnp.isfinite(x) & (x >= 0)) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.all(x >= 0)
-
-
-def _dense_spikes(spikes):
-    """Dense counts as a device array in their own dtype (bool stays bool: each step casts its
-    own row inside the loop), validated by one fused on-device check; never copied to host or
-    to float64 as a whole."""
-    if is_concrete(spikes) and not isinstance(spikes, jax.Array):
-        arr = np.asarray(spikes)
-        if arr.ndim != 2:
-            raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {arr.shape}.")
-        if arr.dtype != bool and not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"spikes must be numeric counts, got dtype {arr.dtype}.")
-        if np.iscomplexobj(arr):
-            raise TypeError(f"spikes must be real counts, got dtype {arr.dtype}.")
-        spikes = jnp.asarray(arr)
-    if jnp.ndim(spikes) != 2:
-        raise ValueError(f"spikes must be a (time, neurons) array of counts, got shape {jnp.shape(spikes)}.")
-    if spikes.dtype != bool and not jnp.issubdtype(spikes.dtype, jnp.number):
-        raise TypeError(f"spikes must be numeric counts, got dtype {spikes.dtype}.")
-    if jnp.issubdtype(spikes.dtype, jnp.complexfloating):
-        raise TypeError(f"spikes must be real counts, got dtype {spikes.dtype}.")
-    if is_concrete(spikes) and spikes.dtype != bool and spikes.size and spikes.is_fully_addressable:
-        with jax.ensure_compile_time_eval():  # a concrete array closed over by an outer jit
-            ok = bool(_counts_ok(spikes))
-        if not ok:
-            raise ValueError("spikes must be finite, non-negative counts (got NaN/inf or negative values).")
-    return spikes
-
-
-def _bucket(width: int) -> int:
-    """Pad an event-table width to the next power of two (>= 8), so new spikes of a similar
-    rate reuse the compiled scan instead of recompiling for every new maximum."""
-    return max(8, 1 << (max(1, width) - 1).bit_length())
-
-
-def _chunk_events(spk: SpikeTrains, bounds: np.ndarray):
-    steps = np.asarray(spk.steps, dtype=np.int64)
-    neurons = np.asarray(spk.neurons, dtype=np.int64)
-    n_chunks = bounds.size - 1
-    chunk = np.searchsorted(bounds[1:], steps, side="right")
-    order = np.argsort(chunk, kind="stable")
-    chunk, steps, neurons = chunk[order], steps[order], neurons[order]
-    counts = np.bincount(chunk, minlength=n_chunks)
-    width = _bucket(int(counts.max()) if counts.size else 1)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(steps.size) - starts[chunk]
-    local = np.zeros((n_chunks, width), dtype=np.int32)
-    who = np.full((n_chunks, width), spk.n_neurons, dtype=np.int32)  # pad -> dropped
-    local[chunk, slot] = steps - bounds[chunk]
-    who[chunk, slot] = neurons
-    return local, who
-
-
-def _step_events(spk: SpikeTrains, n_steps: int):
-    """Per-step padded neuron lists ``(n_steps, width)`` (pad = ``n_neurons``, dropped), or
-    ``None`` when spikes bunch so much that the padded table would dwarf the event list."""
-    steps = np.asarray(spk.steps, dtype=np.int64)
-    neurons = np.asarray(spk.neurons, dtype=np.int64)
-    counts = np.bincount(steps, minlength=n_steps)
-    width = _bucket(int(counts.max()) if counts.size else 1)
-    # Padding to a power of two can reach ~6x the mean rate's events (e.g. 1e4 neurons at 5 Hz,
-    # dt = 0.1 ms: mean 5, max ~17 events per step -> width 32); the per-period dense blocks of
-    # the fallback were measured 2.8x slower there (0.85 vs 0.30 s for 2 s imaged). Fall back
-    # only when spikes bunch far more than that (synchronous bursts).
-    if n_steps * width > 16 * steps.size + 64 * n_steps:
-        return None
-    order = np.argsort(steps, kind="stable")
-    steps, neurons = steps[order], neurons[order]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(steps.size) - starts[steps]
-    who = np.full((n_steps, width), spk.n_neurons, dtype=np.int32)
-    who[steps, slot] = neurons
-    return who
-
-
 @eqx.filter_jit
 def _run(sensor, state0, source, ca, read, *, n_steps, dt, method, schedule, gradient, unroll):
     return driver.integrate(
@@ -399,12 +273,12 @@ def simulate(
             raise ValueError("spikes is None: give spikes (time, neurons) or ca_pre for a pre-existing-Ca sensor.")
     else:
         kind = "dense"
-        events = _host_events(spikes)
+        events = host_events(spikes)
         if events is not None:  # sparse counts held on the host: the event loop, one pass to find them
             kind, spikes = "events", events
             T, N = spikes.n_steps, spikes.n_neurons
         else:
-            spikes = _dense_spikes(spikes)
+            spikes = dense_spikes(spikes)
             T, N = spikes.shape
     if n_steps is not None and T is not None and check_int("n_steps", n_steps, minimum=1) != T:
         raise ValueError(f"n_steps={n_steps} does not match the inputs' {T} steps.")
@@ -479,7 +353,7 @@ def simulate(
     elif kind == "none":
         source = driver.NoSpikes(N)
     else:
-        who = _step_events(spikes, T) if plan.layout == "steps" else None
+        who = step_events(spikes, T) if plan.layout == "steps" else None
         if who is None and plan.layout == "steps" and auto:  # bunched spikes: period blocks
             plan = driver.plan_run(
                 spikes="dense", n_neurons=N, period_steps=period, method=resolved, regular=regular, unroll=unroll
@@ -488,7 +362,7 @@ def simulate(
             source = driver.StepEvents(jnp.asarray(who), N)
         else:
             bounds = np.concatenate([reads, [T]]) if regular else np.concatenate([[0], reads, [T]])
-            local, cwho = _chunk_events(spikes, bounds.astype(np.int64))
+            local, cwho = chunk_events(spikes, bounds.astype(np.int64))
             source = driver.PeriodEvents(jnp.asarray(local), jnp.asarray(cwho), N)
     ca = driver.CaInput(jnp.asarray(ca_pre, dtype=float)) if sensor.needs_ca_input else None
     final, obs = _run(

@@ -109,7 +109,7 @@ def test_event_lists_equal_dense_and_counts_add(x64):
 def test_event_layouts_equal_dense(pattern, layout, x64):
     """Every internal layout of event spikes (per-step table, per-period dense blocks, and the
     automatic choice, which falls back to blocks for synchronous bursts) gives the dense result."""
-    from jaxgeci import _simulate
+    from jaxgeci import _spike_input
 
     plan = None if layout is None else jg._driver.Plan(layout="steps" if layout else "periods")
     s = jg.gcamp6f()
@@ -119,7 +119,7 @@ def test_event_layouts_equal_dense(pattern, layout, x64):
         dense[::97, :] += 1  # every neuron fires in the same steps: a wide per-step table
     ev = jg.SpikeTrains.from_dense(dense)
     # the forced per-step layout falls back to period blocks exactly for the bunched pattern
-    assert (_simulate._step_events(ev, T) is None) == (pattern == "synchronous")
+    assert (_spike_input.step_events(ev, T) is None) == (pattern == "synchronous")
     a = jg.simulate(s, dense, dt, sample_every=37)
     b = jg.simulate(s, ev, dt, sample_every=37, plan=plan)
     # same float64 arithmetic on the same counts; only the order of adding zeros differs
