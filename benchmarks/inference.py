@@ -314,7 +314,7 @@ def plot(summary, rows, path, label=""):
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = {"jaxgeci": "C3", "jaxgeci_linear": "C1", "oasis_ar1": "C0", "oasis_ar2": "C2"}
-    for ax, (cond, label) in zip(axes, (("native", "native rate and noise"), ("30Hz_nu8", "30 Hz, ν = 8"))):
+    for ax, (cond, title) in zip(axes, (("native", "native rate and noise"), ("30Hz_nu8", "30 Hz, ν = 8"))):
         inds = [i for i in INDICATORS if i in summary.get(cond, {})]
         for k, m in enumerate(METHODS):
             x = np.arange(len(inds)) + (k - 1.5) * 0.2
@@ -323,7 +323,7 @@ def plot(summary, rows, path, label=""):
                 ax.plot([xi] * len(cells), cells, ".", color=colors[m], alpha=0.5, ms=5)
             ax.bar(x, [summary[cond][i][m]["r"] for i in inds], 0.2, color=colors[m], alpha=0.35, label=m)
         ax.set_xticks(np.arange(len(inds)), inds, rotation=30)
-        ax.set_title(label)
+        ax.set_title(title)
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("Cascade score: Pearson r (bars: median; dots: cells)")
