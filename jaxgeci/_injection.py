@@ -164,38 +164,8 @@ def make_injection(
     sigma_noise=None,
     key=None,
 ) -> Injection:
-    """The ROIs that ``scope`` selects in ``population`` (what :meth:`Scope.inject` appends).
-
-    Plane mode (the effective focus depth is a number > 0): candidates are the neurons
-    whose soma crosses the focal plane inside the field of view; ``sigma = focus factor
-    x base_sigma``; ``rho_rel`` is drawn for the candidates; candidates with
-    ``rho_rel * dFF_1AP / sigma <= snr_cutoff`` are dropped (skipped with a warning when
-    the sensor's ``dFF_1AP`` is ``None``).
-
-    Explicit mode (``focus_depth=None`` or ``0``, as Cleo): the ROIs are ``i_targets`` as
-    given (order kept, duplicates allowed) or all neurons; ``sigma = sigma_noise`` (or
-    ``base_sigma``, or the sensor's); no focus factor, no SNR cut; focus coordinates are
-    the neuron coordinates.
-
-    Args:
-        population: name of the neuron population (Cleo's neuron group).
-        coords: ``(neurons, 3)`` neuron positions (m).
-        focus_depth: focus depth (m); default the scope's; ``None``/``0``: explicit mode.
-        soma_radius: soma radius (m), > 0; default the scope's.
-        base_sigma: in-focus noise std (dimensionless); default the sensor's
-            ``sigma_noise``.
-        rho_rel: relative expression: ``None`` (ones), a scalar, an array with one value
-            per candidate (plane mode: in-plane candidates *before* the SNR cut; explicit
-            mode: per target), or a function ``(key, n) -> (n,)`` (Cleo's
-            ``rho_rel_generator``, called once with the number of candidates).
-        i_targets: explicit mode only: neuron indices.
-        sigma_noise: explicit mode only: noise std (dimensionless), scalar or per target.
-        key: ``jax.random`` key for a ``rho_rel`` function.
-
-    Raises:
-        ValueError/TypeError: bad coordinates or lengths, ``i_targets`` out of range or
-            given with a focus depth, a population re-injected with another neuron count.
-    """
+    """The ROIs that ``scope`` selects in ``population``: what :meth:`jaxgeci.Scope.inject`
+    appends (arguments, units and errors as documented there)."""
     if not isinstance(population, str) or not population:
         raise TypeError(f"population must be a non-empty string naming the neuron population, got {population!r}.")
     check_coords(coords)
