@@ -65,7 +65,8 @@ rec = jaxgeci.synthetic_recording(
 res = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames)
 print(
     f"{rec.n_frames} frames at {1 / res.frame_period_s:.0f} Hz; noise std estimated {res.noise_std:.3f} "
-    f"(true 0.050); {res.n_spikes:.1f} spikes inferred, {rec.spike_times.size} true; "
+    f"(true 0.050); amplitude rho_rel estimated {res.rho_rel:.2f} (true 1); "
+    f"{res.n_spikes:.1f} spikes inferred, {rec.spike_times.size} true; "
     f"converged: {res.converged} in {res.n_iter} iterations, {res.wall_s:.1f} s"
 )
 
@@ -152,9 +153,9 @@ print(f"{len(rois)} ROIs in {batch.wall_s:.1f} s (incl. compilation)")
 # - With real data, take the constants for your indicator from `fitting/results/` and the lag
 #   from the fitted cells (`python -m fitting infer` does both).
 # - The amplitude `rho_rel` (expression level) is not identifiable from ΔF/F alone: it scales
-#   the inferred counts by `1/rho_rel`, not their timing. The sensor's nonlinear read-out enters
-#   through its single-spike response only, so bursts are counted as more spikes on an
-#   expansive (supralinear) sensor: relative rates are reliable, absolute counts less so.
+#   the inferred counts, not their timing. By default it is estimated per ROI (on a grid from 0.5
+#   to 4, factors of √2) under the sensor's sigmoid read-out, within about a factor of 2: pass
+#   `rho_rel=` when you know it. Relative rates are reliable, absolute counts less so.
 
 # %%
 for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
