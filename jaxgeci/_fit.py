@@ -59,7 +59,9 @@ class FitConfig:
             Jacobian w.r.t. the free constants from ``jvp`` tangents (one per free scalar,
             ``vmap``-ed through the same sequential scan), then reverse mode through the cheap
             projection; ``"reverse"``: reverse mode through the simulation (segmented if
-            ``segment_s`` is set).
+            ``segment_s`` is set); ``"adjoint"``: reverse mode through the exact sequential
+            simulation by the loop's own adjoint (one reverse scan of the step's ``vjp``,
+            ``jaxgeci._driver.ReverseAdjoint``; ``segment_s`` is not used).
         segment_s, warmup_s: segmented simulation for ``gradient="reverse"`` (s);
             ``segment_s=None`` differentiates the exact sequential simulation.
         per_cell: names of per-cell constants.
@@ -95,8 +97,8 @@ class FitConfig:
             check_number("FitConfig.segment_s", self.segment_s, unit="s", strict=True)
         check_number("FitConfig.warmup_s", self.warmup_s, unit="s")
         check_number("FitConfig.isolated_weight", self.isolated_weight, unit="1")
-        if self.gradient not in ("forward", "reverse"):
-            raise ValueError(f"FitConfig.gradient must be 'forward' or 'reverse', got {self.gradient!r}.")
+        if self.gradient not in ("forward", "reverse", "adjoint"):
+            raise ValueError(f"FitConfig.gradient must be 'forward', 'reverse' or 'adjoint', got {self.gradient!r}.")
         if self.loss not in FIT_LOSSES:
             raise ValueError(f"FitConfig.loss must be one of {FIT_LOSSES}, got {self.loss!r}.")
         if self.method not in METHODS:
@@ -116,8 +118,8 @@ def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
     axes = _cell_axes(sensor, cfg.per_cell)
 
     def one(s, spikes):
-        if exact or cfg.segment_s is None:
-            return unit_trace(s, spikes, batch.dt, cfg.method)
+        if exact or cfg.segment_s is None or cfg.gradient == "adjoint":
+            return unit_trace(s, spikes, batch.dt, cfg.method, adjoint=cfg.gradient == "adjoint" and not exact)
         return unit_trace_segmented(
             s,
             spikes,
@@ -182,7 +184,7 @@ def forward_mode(inner, outer):
 def make_loss(frozen, cfg: FitConfig, lags):
     """The training loss ``loss(trainable, batch)`` (``FitConfig.loss``) with the gradient
     path chosen by ``cfg.gradient`` (see :class:`FitConfig`)."""
-    if cfg.gradient == "reverse":
+    if cfg.gradient in ("reverse", "adjoint"):
         return lambda tr, b: batch_loss(eqx.combine(tr, frozen), b, cfg, lags)[0]
 
     def outer(traces, b):

@@ -144,8 +144,8 @@ def test_gradient_matches_finite_differences(x64):
 @pytest.mark.parametrize("model", ["s2f", "s2f-adaptive", "geci"])
 def test_forward_mode_gradient_is_exact(x64, model):
     """The default forward-mode gradient (jvp tangents through the sequential scan, reverse
-    mode through the projection) equals reverse mode through the same exact simulation, and
-    central finite differences, for every free constant at once (S2F: 6, adaptive S2F: 7,
+    mode through the projection) equals reverse mode through the same exact simulation (by
+    autodiff and by the loop's adjoint), and central finite differences, for every free constant at once (S2F: 6, adaptive S2F: 7,
     GECI: 3)."""
     spec = jaxgeci.get_model(model)
     if model.startswith("s2f"):
@@ -176,6 +176,10 @@ def test_forward_mode_gradient_is_exact(x64, model):
     assert np.all(np.abs(gr) > 1e-5)  # the start is off: no trivially zero component
     # the same derivatives accumulated in a different order: round-off only
     np.testing.assert_allclose(gf, gr, rtol=1e-8)
+    # the loop's own adjoint (one reverse scan of the step's vjp) gives the same gradient
+    va, ga = grad(jaxgeci.FitConfig(dt=2e-3, gradient="adjoint"))
+    assert va == pytest.approx(vr, rel=1e-14)
+    np.testing.assert_allclose(ga, gr, rtol=1e-8)
     f = jax.jit(lambda z: make_loss(frozen, rev, lags)(unravel(z), batch))
     h = 1e-5
     fd = np.array([(float(f(x + h * e)) - float(f(x - h * e))) / (2 * h) for e in np.eye(x.size)])
