@@ -103,9 +103,13 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
         first.dff, clean[:n1], first.t_frames, f_raw=first.f_raw, f_neuropil=first.f_neuropil, overlap=overlap
     )
     keys = [jax.random.fold_in(key, k) for k in range(draws)]
-    w = np.stack(
-        [np.asarray(jaxgeci.spike_amplitudes(jax.random.fold_in(k, 0), n_sp, cal.amplitude_cv)) for k in keys], axis=1
-    )
+    # per draw: its own amplitude CV (the calibration's uncertainty), then per-spike gains
+    cvs = [
+        min(cal.amplitude_cv * float(np.exp(cal.amplitude_cv_sd * jax.random.normal(jax.random.fold_in(k, 2)))), 1.0)
+        for k in keys
+    ]
+    gains = jaxgeci.spike_amplitudes
+    w = np.stack([np.asarray(gains(jax.random.fold_in(k, 0), n_sp, c)) for k, c in zip(keys, cvs)], axis=1)
     jit = _traces(sensor, rec.spike_times, w.reshape(n_sp, draws), t_sample, dt)
     draw = jaxgeci.synthesize_dff
     out = np.stack(

@@ -45,7 +45,8 @@ class MeasurementCalibration:
             baseline offset (ΔF/F), each ``|difference between halves| / √2``. A synthetic draw
             scales its noise level and amplitude by ``exp(sd·z)`` and shifts its baseline by
             ``offset_sd·z`` (one ``z ~ N(0, 1)`` each per draw): the error of extrapolating the
-            calibration to new frames.
+            calibration to new frames. ``amplitude_cv_sd``: the same for the log amplitude
+            CV (estimates below 0.05 count as 0.05); a draw's CV is ``amplitude_cv exp(sd z)``.
     """
 
     photons: float
@@ -59,6 +60,7 @@ class MeasurementCalibration:
     noise_level_sd: float = 0.0
     gain_sd: float = 0.0
     offset_sd: float = 0.0
+    amplitude_cv_sd: float = 0.0
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
@@ -94,6 +96,16 @@ def _binned(m, values, n_bins, stat):
             out_m.append(np.median(m[sel]))
             out_v.append(stat(values[sel]))
     return np.array(out_m), np.array(out_v)
+
+
+def _amplitude_cv(r, m, ov, v1):
+    """Per-spike amplitude CV from the residual variance excess in the model's top 10 % over rest
+    (beyond the shot noise's growth ``v1 * Δmodel``), divided by model² times the kernel overlap."""
+    rest = m <= np.quantile(m, 0.5)
+    top = m >= np.quantile(m, 0.9)
+    excess = float(np.var(r[top]) - np.var(r[rest]) - v1 * (np.mean(m[top]) - np.mean(m[rest])))
+    denom = float(np.mean((m[top] - np.median(m[rest])) ** 2 * ov[top]))
+    return float(np.clip(math.sqrt(max(excess, 0.0) / denom), 0.0, 1.0)) if denom > 0 else 0.0
 
 
 def calibrate_measurement(
@@ -135,12 +147,8 @@ def calibrate_measurement(
     # (1 for isolated spikes, 1/n for n coincident ones)
     ov = np.ones_like(m) if overlap is None else np.asarray(overlap, dtype=np.float64)
     rest = m <= np.quantile(m, 0.5)
-    top = m >= np.quantile(m, 0.9)
     drift_var = float(np.var(slow[rest]))
-    # residual variance in the top 10 % beyond that at rest and beyond the shot noise's growth
-    excess = float(np.var(r[top]) - np.var(r[rest]) - v1 * (np.mean(m[top]) - np.mean(m[rest])))
-    denom = float(np.mean((m[top] - np.median(m[rest])) ** 2 * ov[top]))
-    amplitude_cv = float(np.clip(math.sqrt(max(excess, 0.0) / denom), 0.0, 1.0)) if denom > 0 else 0.0
+    amplitude_cv = _amplitude_cv(r, m, ov, v1)
     step = max(1, round(0.5 * fr))
     xs = slow[::step][rest[::step]] if rest[::step].sum() > 10 else slow[::step]
     rho = float(np.corrcoef(xs[:-1], xs[1:])[0, 1]) if xs.size > 3 else 0.0
@@ -169,10 +177,13 @@ def calibrate_measurement(
         offsets.append(b)
     gain_sd = abs(math.log(max(gains[0], 1e-6) / max(gains[1], 1e-6))) / math.sqrt(2.0) if min(gains) > 0 else 0.0
     offset_sd = abs(offsets[0] - offsets[1]) / math.sqrt(2.0)
+    cvs = [_amplitude_cv(r[sl], m[sl], ov[sl], v1) for sl in halves]
+    cv_sd = abs(math.log(max(cvs[0], 0.05) / max(cvs[1], 0.05))) / math.sqrt(2.0)
     return MeasurementCalibration(
         noise_level_sd=float(noise_level_sd),
         gain_sd=float(min(gain_sd, 1.0)),
         offset_sd=float(offset_sd),
+        amplitude_cv_sd=float(min(cv_sd, 1.5)),
         photons=float(photons),
         white_sigma=math.sqrt(max(v0, 0.0)),
         amplitude_cv=amplitude_cv,
