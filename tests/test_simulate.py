@@ -354,3 +354,4 @@ def test_rate_warning_beyond_a_tenth_of_a_percent():
         warnings.simplefilter("error", jg.RateWarning)
         assert jg.read_schedule(20_000, 1e-3, sample_rate=20)[1] == pytest.approx(20.0)
         jg.read_schedule(20_000, 1e-3, sample_every=33)  # asked in steps: nothing to warn about
+        jg.read_schedule(20_000, 1e-4, sample_rate=30)  # Cleo's 30.03 Hz: +0.1001 %, at the tolerance
