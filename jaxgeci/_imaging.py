@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ._injection import group_sensor
+from ._noise import NoiseModel
 from ._simulate import simulate
 from ._spikes import SpikeTrains
 from ._targeting import _shape
@@ -79,7 +80,7 @@ def image(
     dt: float,
     *,
     key=None,
-    noise: bool = True,
+    noise=True,
     sample_every: int | None = None,
     sample_period: float | None = None,
     sample_rate: float | None = None,
@@ -93,7 +94,13 @@ def image(
     if scope.n == 0:
         raise ValueError("this scope has no ROIs: inject a population first (scope = scope.inject(...)).")
     dt = check_dt(dt)
-    if noise and key is None:
+    model = noise if isinstance(noise, NoiseModel) else None
+    if not (model is not None or isinstance(noise, bool)):
+        raise TypeError(
+            f"noise must be True (Cleo's Gaussian noise), False, or a noise model such as jaxgeci.PhotonNoise, "
+            f"got {type(noise).__name__}."
+        )
+    if noise is not False and key is None:
         raise ValueError("key is required for the imaging noise (key=jax.random.key(0)); or pass noise=False.")
     ca_pre = scope._by_population(ca_pre_by_population, "ca_pre_by_population", required=False)
     if spikes_by_population is None and scope.sensor.needs_ca_input and ca_pre:
@@ -140,7 +147,11 @@ def image(
         cols.append(res.dFF)
         finals[p] = res.final_state
         t, steps, rate = res.t, res.steps, res.sample_rate_hz
-    noisy, clean, sigma = _assemble(cols, jnp.asarray(scope.roi_order), scope.sigma_noise, key if noise else None)
+    noisy, clean, sigma = _assemble(
+        cols, jnp.asarray(scope.roi_order), scope.sigma_noise, key if noise is True else None
+    )
+    if model is not None:  # the measurement model draws the samples from the clean ΔF/F
+        noisy = model.sample(key, clean)
     return ImagingResult(
         dFF=noisy,
         dFF_clean=clean,

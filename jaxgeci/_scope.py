@@ -349,7 +349,7 @@ class Scope(eqx.Module):
         dt: float,
         *,
         key=None,
-        noise: bool = True,
+        noise=True,
         sample_every: int | None = None,
         sample_period: float | None = None,
         sample_rate: float | None = None,
@@ -369,7 +369,10 @@ class Scope(eqx.Module):
             dt: time step (s).
             key: ``jax.random`` key for the noise (required when ``noise=True``). Sample
                 ``m`` uses ``fold_in(key, m)``, so the closed-loop reader draws the same noise.
-            noise: add ``N(0, sigma_roi)`` noise.
+            noise: ``True`` (default): Cleo's ``N(0, sigma_roi)`` noise; ``False``: none; or a
+                noise model (:class:`jaxgeci.NoiseModel`, e.g. :class:`jaxgeci.PhotonNoise`
+                from :meth:`jaxgeci.LightExcitation.noise_model`) that draws the samples from
+                the clean ΔF/F with ``key``.
             sample_every, sample_period, sample_rate, sample_times: read-out instants, see
                 :func:`jaxgeci.read_schedule` (30 Hz at 0.1 ms reads every 333 steps,
                 reported as 30.03 Hz).
