@@ -81,7 +81,7 @@ from ._spikes import SpikeTrains as SpikeTrains
 # The two-photon Scope: targeting, imaging, closed loop, plots and export
 from ._closed_loop import ClosedLoopScope as ClosedLoopScope, ScopeState as ScopeState
 from ._imaging import ImagingResult as ImagingResult
-from ._injection import Injection as Injection
+from ._injection import Injection as Injection, place_under_objective as place_under_objective
 from ._neo import scope_to_neo as scope_to_neo
 from ._scope import Scope as Scope
 from ._scope_plot import add_scope_to_plot as add_scope_to_plot, plot_scope as plot_scope

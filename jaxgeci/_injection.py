@@ -233,6 +233,7 @@ def make_injection(
             keep = snr > float(scope.snr_cutoff)
         targets, sigma, rho, fcoords = cand[keep], sigma[keep], rho[keep], cop[keep]
         n_cand = int(cand.size)
+        _warn_if_off_axis(scope, coords, population, int(targets.size))
     else:
         if i_targets is None:
             targets = np.arange(n_neurons)
@@ -299,3 +300,40 @@ def draw_rho(rho_rel, n: int, key) -> np.ndarray:
     if not np.all(np.isfinite(out)) or np.any(out < 0):
         raise ValueError(f"rho_rel must be finite and >= 0 (dimensionless), got {_short(out)}.")
     return out
+
+
+def place_under_objective(coords, scope) -> np.ndarray:
+    """``coords`` (m, ``(neurons, 3)``) moved sideways so that the population's centre lies on
+    the scope's optical axis (the line through ``scope.location`` along its direction); depths
+    along the axis are kept. The objective sits at ``location`` (default the origin), so a
+    population drawn in ``[0, 500 µm]^3`` otherwise fills one quadrant of the field of view.
+    """
+    check_coords(coords)
+    c = np.asarray(coords, dtype=float)
+    loc = np.asarray(scope.location, dtype=float)
+    d = np.asarray(scope.direction, dtype=float)
+    centre = c.mean(axis=0) - loc
+    lateral = centre - np.dot(centre, d) * d
+    return c - lateral
+
+
+def _warn_if_off_axis(scope, coords, population: str, n_rois: int) -> None:
+    """Warn when a population's centre lies off the optical axis by more than a quarter of
+    the field of view and the injection kept few ROIs: the usual sign of coordinates drawn in
+    ``[0, L]`` with the objective at the origin."""
+    c = np.asarray(coords, dtype=float)
+    if c.shape[0] < 8:
+        return
+    loc = np.asarray(scope.location, dtype=float)
+    d = np.asarray(scope.direction, dtype=float)
+    centre = c.mean(axis=0) - loc
+    off = float(np.linalg.norm(centre - np.dot(centre, d) * d))
+    width = float(scope.img_width)
+    if off > 0.25 * width:
+        warnings.warn(
+            f"population {population!r}: its centre lies {off * 1e6:.0f} µm off the scope's optical axis "
+            f"(field of view {width * 1e6:.0f} µm wide, objective at location={tuple(loc.tolist())} m), so "
+            f"only {n_rois} ROIs were found; to image the population's middle, inject "
+            "jaxgeci.place_under_objective(coords, scope) or build the Scope with location= under it.",
+            stacklevel=4,
+        )

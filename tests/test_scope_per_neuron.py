@@ -53,3 +53,18 @@ def test_closed_loop_spikes_are_validated():
         reader.step({"exc": jnp.zeros(4)})
     reader.step({"exc": np.array([True, False, True])})  # bool counts stay valid
     assert reader.n_steps == 1
+
+
+def test_off_axis_population_warns_and_place_under_objective_centres_it():
+    """Neurons drawn in [0, 500 µm]^3 with the objective at the origin fill one quadrant of the
+    field of view: inject says so; place_under_objective moves them onto the axis (depths
+    kept) and the same plane then holds several times more ROIs."""
+    rng = np.random.default_rng(0)
+    coords = rng.uniform(0, 500e-6, (2000, 3))
+    scope = jg.Scope(jg.gcamp6f(), img_width=500e-6, focus_depth=250e-6)
+    with pytest.warns(UserWarning, match="off the scope's optical axis"):
+        quadrant = scope.inject("a", coords)
+    centred = jg.place_under_objective(coords, scope)
+    np.testing.assert_allclose(centred[:, 2], coords[:, 2])  # depth along the axis is kept
+    np.testing.assert_allclose(centred[:, :2].mean(axis=0), 0.0, atol=1e-18)
+    assert scope.inject("a", centred).n > 3 * quadrant.n
