@@ -9,7 +9,8 @@ Each side runs in its own process with its own ``jaxgeci`` on ``PYTHONPATH`` and
 - ``evaluate``'s EVs on the real recordings in ``--data`` with the committed constants
   (``fitting/results/<indicator>.json``), when that folder exists.
 
-The script prints the largest relative difference of each group and writes them as JSON.
+The script prints, per group, the largest difference relative to each array's own scale (its
+largest magnitude) and the array where it occurs, and writes them as JSON.
 """
 
 from __future__ import annotations
@@ -93,17 +94,21 @@ def main(argv=None):
         b = _run(Path(args.head).resolve(), Path(tmp) / "head.npz", str(Path(args.data).resolve()))
     missing = sorted(set(a) ^ set(b))
     groups: dict[str, float] = {}
+    worst: dict[str, tuple] = {}
     for k in sorted(set(a) & set(b)):
         x, y = a[k], b[k]
         if x.shape != y.shape:
             groups.setdefault("shape mismatch", []).append(k)  # type: ignore[arg-type]
             continue
-        scale = np.maximum(np.abs(x), np.max(np.abs(x)) * 1e-12 + 1e-300)
-        rel = float(np.max(np.abs(x - y) / scale)) if x.size else 0.0
+        # the largest difference relative to the array's own scale (its largest magnitude):
+        # elementwise ratios blow up at entries that are zero up to round-off
+        rel = float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-300)) if x.size else 0.0
         g = k.split("/")[0]
         groups[g] = max(groups.get(g, 0.0), rel)
+        if rel > worst.get(g, ("", -1.0))[1]:
+            worst[g] = (k, rel)
     counts = {g: sum(1 for k in a if k.startswith(g + "/")) for g in ("ref", "fit", "ev")}
-    report = {"max_rel_diff": groups, "arrays_compared": counts, "only_on_one_side": missing}
+    report = {"max_rel_diff": groups, "worst_array": worst, "arrays_compared": counts, "only_on_one_side": missing}
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
