@@ -38,3 +38,14 @@ def x64():
 def getkey():
     keys = iter(jax.random.split(jax.random.key(0), 10_000))
     return lambda: next(keys)
+
+
+@pytest.fixture(autouse=True)
+def _restore_x64():
+    """Command lines run in-process (``fitting`` subcommands) switch float64 on globally, as
+    a user's process would; restore the suite's float32 default after every test so that no
+    test depends on which tests ran before it on the same worker."""
+    before = bool(jax.config.jax_enable_x64)
+    yield
+    if bool(jax.config.jax_enable_x64) != before:
+        jax.config.update("jax_enable_x64", before)

@@ -145,8 +145,8 @@ def test_gradient_matches_finite_differences(x64):
 def test_forward_mode_gradient_is_exact(x64, model):
     """The default forward-mode gradient (jvp tangents through the sequential scan, reverse
     mode through the projection) equals reverse mode through the same exact simulation (by
-    autodiff and by the loop's adjoint), and central finite differences, for every free constant at once (S2F: 6, adaptive S2F: 7,
-    GECI: 3)."""
+    autodiff and by the loop's adjoint), and central finite differences, for every free
+    constant at once (S2F: 6, adaptive S2F: 7, GECI: 3)."""
     spec = jaxgeci.get_model(model)
     if model.startswith("s2f"):
         s = spec.initial("jGCaMP8m")
@@ -206,7 +206,7 @@ def test_forward_mode_custom_vjp_against_closed_form(x64):
     np.testing.assert_allclose(jax.grad(f)(x, a), expected, rtol=1e-12)
     assert float(f(x, a)) == pytest.approx(float(outer(y, a)), rel=1e-15)
     with pytest.raises(ValueError, match="gradient"):
-        jaxgeci.FitConfig(gradient="adjoint")
+        jaxgeci.FitConfig(gradient="backward")
 
 
 @pytest.mark.slow
