@@ -29,6 +29,7 @@ class Method(str, enum.Enum):
     EULER = "euler"
     ACCURATE = "accurate"
 
+
 LOCATIONS = ("cytoplasm", "membrane")
 """Where an indicator sits; sets the Scope's noise focus factor (pixel count ~ r^2 or r)."""
 

@@ -79,8 +79,7 @@ def test_every_public_name_is_in_the_api_reference():
 
 
 USER_DOCS = ["README.md", "fitting/README.md", "benchmarks/README.md"] + [
-    p.relative_to(ROOT).as_posix()
-    for p in sorted((ROOT / "docs").glob("*.md"))
+    p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").glob("*.md"))
 ]
 TEAM_WORDS = [
     r"\bissues? \d",  # "issue 5"
