@@ -95,7 +95,7 @@ def main(argv=None):
         }
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "all_times"}, flush=True)
         rows.append(row)
-    C.save(a.out, {"machine": C.machine(), "rows": rows})
+        C.save(a.out, {"machine": C.machine(), "rows": rows})  # after each family: a long run keeps what it measured
 
 
 if __name__ == "__main__":
