@@ -275,10 +275,10 @@ def integrate(
 
         return remat(body)
 
-    def run_steps(state, body, length: int, unroll_=unroll):
+    def run_steps(state, body, length: int):
         if length == 0:
             return state
-        return jax.lax.scan(lambda st, j: (body(st, j), None), state, jnp.arange(length), unroll=unroll_)[0]
+        return jax.lax.scan(lambda st, j: (body(st, j), None), state, jnp.arange(length), unroll=unroll)[0]
 
     if isinstance(schedule, ReadEvery):
         k = schedule.k
