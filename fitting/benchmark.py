@@ -44,6 +44,25 @@ def settings(indicator: str, model: str = "s2f") -> dict:
     return dict(dt=dt, n_steps=60, learning_rate=0.1, n_starts=4, loss=LOSS)
 
 
+VARIANTS = {"s2f-twostate-iso10": ("s2f-twostate", {"isolated_weight": 10.0})}
+"""Benchmark candidates that are a registered family fitted with other training settings:
+``name: (family, extra fit settings)``. ``s2f-twostate-iso10`` weighs the frames within
+[-0.2, +1] s of isolated spikes 11x in training (``FitConfig.isolated_weight``); its reported
+EVs are the protocol's, like every family's."""
+
+
+def _family(model: str):
+    """``(registered family, extra settings)`` of a benchmark candidate."""
+    return VARIANTS.get(model, (model, {}))
+
+
+def _fit(recs, indicator, model, progress):
+    from fitting.cli import fit_indicator
+
+    family, extra = _family(model)
+    return fit_indicator(recs, family, progress=progress, **settings(indicator, family), **extra)
+
+
 def _median(x):
     import numpy as np
 
@@ -81,11 +100,9 @@ def _load_avg():
 
 
 def held_in(recs, indicator, model, work, progress):
-    from fitting.cli import fit_indicator
-
     def make():
         t0, load0 = time.perf_counter(), _load_avg()
-        ind, sets, default = fit_indicator(recs, model, progress=progress, **settings(indicator, model))
+        ind, sets, default = _fit(recs, indicator, model, progress)
         return {
             "indicator": ind,
             "sets": sets,
@@ -101,7 +118,7 @@ def held_in(recs, indicator, model, work, progress):
 def leave_one_out(recs, indicator, model, work, progress):
     """For every dataset group with >= 2 cells: fit on the others, evaluate the left-out cell."""
     import jaxgeci
-    from fitting.cli import _set_name, evaluate_files, fit_indicator
+    from fitting.cli import _set_name, evaluate_files
 
     out = {}
     groups = {}
@@ -115,7 +132,7 @@ def leave_one_out(recs, indicator, model, work, progress):
 
             def make():
                 t0 = time.perf_counter()
-                ind, sets, default = fit_indicator(train, model, progress=progress, **settings(indicator, model))
+                ind, sets, default = _fit(train, indicator, model, progress)
                 doc = {"format": "jaxgeci.fit_results/1", "indicator": ind, "default": default, "parameter_sets": sets}
                 ev = evaluate_files(doc, [left], dt=1e-3, progress=False)
                 return {
@@ -130,18 +147,64 @@ def leave_one_out(recs, indicator, model, work, progress):
     return out
 
 
-def fidelity(sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1.0):
+def noise_sigma(dff) -> float:
+    """Single-frame noise std (ΔF/F) of a trace from the median absolute frame-to-frame
+    difference: for white Gaussian noise of std ``sigma`` a difference has std ``sqrt(2) sigma``
+    and median absolute value ``0.6745 sqrt(2) sigma``; slow signal barely moves the median."""
+    import numpy as np
+
+    d = np.diff(np.asarray(dff, dtype=float))
+    return float(np.median(np.abs(d)) / (0.6745 * np.sqrt(2.0)))
+
+
+def _half_decay(a, tt):
+    """Time (s) from the maximum of ``a`` to its first sample at or below half of it (NaN if
+    none)."""
+    import numpy as np
+
+    k = int(np.argmax(a))
+    below = np.flatnonzero(a[k:] <= 0.5 * a[k])
+    return float(tt[k + below[0]] - tt[k]) if below.size else float("nan")
+
+
+def _sta(w, base):
+    """Spike-triggered average of windows ``w`` (spikes, lags), each minus its pre-spike mean."""
+    return (w - w[:, base].mean(1, keepdims=True)).mean(0)
+
+
+def _smooth3(a):
+    import numpy as np
+
+    # the data STA is smoothed lightly (3 frames) before its peak is read: single-frame noise
+    return np.convolve(a, np.ones(3) / 3, "same")
+
+
+def fidelity(
+    sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1.0, n_boot=0, n_noise=0, seed=0, set_name=None
+):
     """Single-spike fidelity on isolated spikes (no other spike within ``iso_before`` s before
-    and ``iso_after`` s after): EV in the windows ``[-pre, +post]`` s around them (pooled),
-    and from spike-triggered averages of data and model (each minus its pre-spike mean) the
-    model/data peak ratio and half-decay times (s)."""
+    and ``iso_after`` s after): EV in the windows ``[-pre, +post]`` s around them (pooled), its
+    noise ceiling ``1 - sigma^2/var(windows)`` (``sigma``: :func:`noise_sigma` of the whole
+    trace; the EV a noise-free perfect model would reach), and from spike-triggered averages
+    of data and model (each minus its pre-spike mean) the model/data peak ratio and half-decay
+    times (s). ``n_boot > 0`` adds, per cell, ``n_boot`` bootstrap resamplings of its isolated
+    spikes (``"boot"``: the data and model half-decays and peak ratio of each resample, for
+    :func:`fidelity_summary`). ``n_noise > 0`` adds ``half_decay_model_noisy_s``: the median,
+    over ``n_noise`` draws, of the data's half-decay estimator applied to the model plus the
+    cell's own residual ``dff - model`` shifted circularly by a random offset (at least 200
+    frames), i.e. what the data's estimate would be if the model were right. The estimator
+    reads the maximum and the first half-crossing of a noisy average, so noise biases it
+    towards short half-decays; this figure carries the same bias. ``set_name``: evaluate that
+    parameter set on every recording (default: the set :func:`jaxgeci.select_parameter_set`
+    picks)."""
     import numpy as np
 
     import jaxgeci
 
+    rng = np.random.default_rng(seed)
     rows = {}
     for rec in recs:
-        name, pset = jaxgeci.select_parameter_set(sensor_doc, rec.dataset)
+        name = set_name or jaxgeci.select_parameter_set(sensor_doc, rec.dataset)[0]
         sensor = jaxgeci.sensor_from_results(sensor_doc, set_name=name)
         r = jaxgeci.evaluate(sensor, [rec])[0]
         t, y, m = rec.t_frames, rec.dff, r["model"]
@@ -156,26 +219,133 @@ def fidelity(sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1
         idx = np.clip(idx, 0, t.size - 1)
         yd, ym = y[idx], m[idx]
         ev_win = 1.0 - np.mean((yd - ym) ** 2) / np.var(yd)
+        sigma = noise_sigma(y[rec.eval_mask()])
         base = lags < 0
-        sd = (yd - yd[:, base].mean(1, keepdims=True)).mean(0)
-        sm = (ym - ym[:, base].mean(1, keepdims=True)).mean(0)
         tt = lags / fr
 
-        def half_decay(a):
-            k = int(np.argmax(a))
-            below = np.flatnonzero(a[k:] <= 0.5 * a[k])
-            return float(tt[k + below[0]] - tt[k]) if below.size else float("nan")
+        def stats(sel):
+            sd_s = _smooth3(_sta(yd[sel], base))
+            sm = _sta(ym[sel], base)
+            return _half_decay(sd_s, tt), _half_decay(sm, tt), float(sm.max() / sd_s.max())
 
-        # smooth the data STA lightly (3 frames) before reading its peak: single-frame noise
-        sd_s = np.convolve(sd, np.ones(3) / 3, "same")
-        rows[rec.name] = {
+        hd_d, hd_m, peak = stats(slice(None))
+        row = {
             "n_isolated": int(iso.size),
             "ev_windows": float(ev_win),
-            "peak_ratio": float(sm.max() / sd_s.max()),
-            "half_decay_data_s": half_decay(sd_s),
-            "half_decay_model_s": half_decay(sm),
+            "noise_sigma": sigma,
+            "ev_ceiling": float(1.0 - sigma**2 / np.var(yd)),
+            "peak_ratio": peak,
+            "half_decay_data_s": hd_d,
+            "half_decay_model_s": hd_m,
+            "sta_t_s": tt.tolist(),
+            "sta_data": _sta(yd, base).tolist(),
+            "sta_model": _sta(ym, base).tolist(),
         }
+        if n_noise:
+            res = y - m
+            shifts = rng.integers(200, t.size - 200, n_noise)
+            noisy = [_half_decay(_smooth3(_sta(ym + res[(idx + k) % t.size], base)), tt) for k in shifts]
+            row["half_decay_model_noisy_s"] = float(np.nanmedian(noisy))
+        if n_boot:
+            row["boot"] = [stats(rng.integers(0, iso.size, iso.size)) for _ in range(n_boot)]
+        rows[rec.name] = row
     return rows
+
+
+FIDELITY_KEYS = (
+    "ev_windows",
+    "ev_ceiling",
+    "peak_ratio",
+    "half_decay_data_s",
+    "half_decay_model_s",
+    "half_decay_model_noisy_s",
+)
+
+
+def fidelity_summary(rows: dict) -> dict:
+    """Medians over the cells with >= 3 isolated spikes of :func:`fidelity`'s figures, the
+    half-decay ratio ``median(model)/median(data)`` and, where the rows carry bootstrap
+    resamples, 95 % percentile intervals of the data's median half-decay and of that ratio
+    (each resample draws every cell's isolated spikes with replacement; cells whose resampled
+    data STA never falls to half are skipped in that resample)."""
+    import numpy as np
+
+    ok = [v for v in rows.values() if "peak_ratio" in v]
+    out = {k: _median([v[k] for v in ok if k in v]) for k in FIDELITY_KEYS}
+    out["n_cells"] = len(ok)
+    out["half_decay_ratio"] = out["half_decay_model_s"] / out["half_decay_data_s"]
+    out["half_decay_ratio_noise_matched"] = out["half_decay_model_noisy_s"] / out["half_decay_data_s"]
+    if ok and all("boot" in v for v in ok):
+        b = np.array([v["boot"] for v in ok], dtype=float)  # (cells, n_boot, 3)
+        hd_d = np.nanmedian(b[:, :, 0], axis=0)
+        ratio = np.nanmedian(b[:, :, 1], axis=0) / hd_d
+        out["half_decay_data_ci95"] = [float(x) for x in np.nanpercentile(hd_d, [2.5, 97.5])]
+        out["half_decay_ratio_ci95"] = [float(x) for x in np.nanpercentile(ratio, [2.5, 97.5])]
+    return out
+
+
+EV_TOLERANCE = 0.005
+"""Model choice (see :func:`choose_model`): families within this held-in mean EV of the best."""
+
+
+def fidelity_error(f: dict) -> float:
+    """The single-spike misfit of a family: ``max(|log half-decay ratio|, |log peak ratio|)``
+    (0 for a perfect isolated-spike average; NaN if either is unmeasured)."""
+    import numpy as np
+
+    return float(max(abs(np.log(f["half_decay_ratio"])), abs(np.log(f["peak_ratio"]))))
+
+
+def choose_model(held_mean: dict, fid: dict) -> str:
+    """The model-choice rule, fixed before any leave-out run: among the families whose held-in
+    mean EV (the fit objective) is within :data:`EV_TOLERANCE` of the best family's, the one
+    with the smallest :func:`fidelity_error` on the held-in fits (median isolated-spike
+    half-decay and peak ratios over cells); families whose fidelity is unmeasured (fewer than
+    2 cells with >= 3 isolated spikes) fall back to the highest held-in mean EV. Ties within
+    0.02 in fidelity error go to the higher mean EV."""
+    import numpy as np
+
+    best_ev = max(held_mean.values())
+    near = [m for m, ev in held_mean.items() if ev >= best_ev - EV_TOLERANCE]
+    err = {m: fidelity_error(fid[m]) if fid[m]["n_cells"] >= 2 else float("nan") for m in near}
+    measured = [m for m in near if np.isfinite(err[m])]
+    if not measured:
+        return max(near, key=lambda m: held_mean[m])
+    lo = min(err[m] for m in measured)
+    return max((m for m in measured if err[m] <= lo + 0.02), key=lambda m: held_mean[m])
+
+
+def sets_from_results(path, model):
+    """The parameter sets of ``model`` in a committed results file, named as a fit names them
+    (``DS30``, not ``DS30/s2f``), with their datasets restored from their recordings; ``None``
+    if the file holds no set of that family (``--reuse-results``)."""
+    import jaxgeci
+
+    if not os.path.exists(path):
+        return None
+    doc = jaxgeci.load_results(path)
+    sets = {}
+    for name, pset in doc["parameter_sets"].items():
+        weighted = pset.get("fit", {}).get("config", {}).get("isolated_weight", 0.0)
+        if pset["model"] == model and not weighted:
+            sets[name.split("/")[0]] = dict(pset, datasets=sorted({r["dataset"] for r in pset["recordings"]}))
+    if not sets:
+        return None
+    default = doc["default"].split("/")[0]
+    return {
+        "indicator": doc["indicator"],
+        "sets": sets,
+        "default": default if default in sets else sorted(sets)[0],
+        "wall_s": sum(v["fit"]["time_s"] for v in sets.values()),
+        "load_avg_start": None,
+        "load_avg_end": None,
+        "reused_from": os.fspath(path),
+    }
+
+
+MODELS = ("s2f", "s2f-adaptive", "geci", "s2f-twostate", "s2f-twostate-iso10")
+N_BOOT = 1000
+"""Bootstrap resamples of the isolated spikes for the fidelity intervals."""
 
 
 def main(
@@ -183,12 +353,18 @@ def main(
     data="../shared/data/ground_truth",
     work="out/bench",
     results="fitting/results",
-    models=("s2f", "s2f-adaptive", "geci"),
+    models=MODELS,
     indicators=INDICATORS,
     loo=True,
     progress=False,
     test_mode=False,
+    reuse_results=False,
+    loo_models=None,
 ):
+    """Run the benchmark (see the module docstring). ``reuse_results``: a family whose
+    held-in fit is not cached in ``work`` takes its sets from the committed ``results`` file
+    when that file holds them (no refit; :func:`sets_from_results`). ``loo_models``: run the
+    leave-out only where the chosen family is one of these (default: always)."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -208,41 +384,59 @@ def main(
         recs = [jaxgeci.load_recording(f) for f in files]
         if test_mode:
             recs = [r.window(12.0) for r in recs[:2]]
+        if reuse_results:
+            for m in models:
+                cache = os.path.join(work, f"heldin_{ind}_{m}.json")
+                old = sets_from_results(os.path.join(results, f"{ind}.json"), m)
+                if old is not None and not os.path.exists(cache):
+                    os.makedirs(work, exist_ok=True)
+                    with open(cache, "w") as f:
+                        json.dump(old, f, indent=1)
         fits = {m: held_in(recs, ind, m, work, progress) for m in models}
-        held, invalid = {}, {}
+        held, invalid, docs = {}, {}, {}
         for m, fdoc in fits.items():
-            doc = {
+            docs[m] = {
                 "format": "jaxgeci.fit_results/1",
                 "indicator": ind,
                 "default": fdoc["default"],
                 "parameter_sets": fdoc["sets"],
             }
             try:
-                ev = evaluate_files(doc, recs, progress=False)
+                ev = evaluate_files(docs[m], recs, progress=False)
             except ValueError as e:  # fitted constants outside the model's valid range
                 invalid[m], held[m] = str(e), {}
                 print(ind, m, "excluded:", e, flush=True)
                 continue
             held[m] = {k: v["ev"] for k, v in ev["files"].items()}
-        # the family with the better fit objective (mean over cells of 1 - EV) on all cells;
-        # chosen before the leave-out runs
         valid = [m for m in models if m not in invalid]
-        best = max(valid, key=lambda m: _mean(list(held[m].values())))
+        # single-spike fidelity of every family's held-in fit (the model choice uses it)
+        nb = 0 if test_mode else N_BOOT
+        fid = {m: fidelity(docs[m], recs, n_boot=nb, n_noise=nb // 5) for m in valid}
+        fid_sum = {m: fidelity_summary(fid[m]) for m in valid}
+        held_mean = {m: _mean(list(held[m].values())) for m in valid}
+        # the rule of choose_model, applied to the held-in fits before any leave-out run
+        best = choose_model(held_mean, fid_sum)
         sets = dict(fits[best]["sets"])
-        for m in valid:
-            if m != best:
-                for k, v in fits[m]["sets"].items():
-                    sets[f"{k}/{m}"] = dict(v, datasets=[])
+        # the other families' sets as named alternatives, one per registered family (the one
+        # with the higher held-in mean EV where two candidates fit the same family)
+        alt = {}
+        for m in sorted(valid, key=lambda m: -held_mean[m]):
+            if _family(m)[0] != _family(best)[0]:
+                alt.setdefault(_family(m)[0], m)
+        for fam, m in alt.items():
+            for k, v in fits[m]["sets"].items():
+                sets[f"{k}/{fam}"] = dict(v, datasets=[])
         os.makedirs(results, exist_ok=True)
         jaxgeci.write_results(os.path.join(results, f"{ind}.json"), ind, sets, fits[best]["default"])
-        doc = jaxgeci.load_results(os.path.join(results, f"{ind}.json"))
-        loo_rows = leave_one_out(recs, ind, best, work, progress) if loo else {}
-        fid = fidelity(doc, recs)
-        fid_ok = [v for v in fid.values() if "peak_ratio" in v]
+        run_loo = loo and (loo_models is None or best in loo_models)
+        loo_rows = leave_one_out(recs, ind, best, work, progress) if run_loo else {}
+        for v in fid.values():  # the bootstrap samples stay out of benchmark.json
+            for row in v.values():
+                row.pop("boot", None)
         summary[ind] = {
             "chosen_model": best,
-            "held_in_median": {m: _median(list(held[m].values())) for m in models},
-            "held_in_mean": {m: _mean(list(held[m].values())) for m in models},
+            "held_in_median": {m: _median(list(held[m].values())) for m in valid},
+            "held_in_mean": held_mean,
             "held_in": held,
             "invalid_models": invalid,
             # constants at an edge of their constraint's range, per chosen set
@@ -251,13 +445,12 @@ def main(
             "left_out": {k: v["ev"] for k, v in loo_rows.items()},
             "target": TARGETS.get(ind),
             "zhang2023_mean": ZHANG.get(ind),
-            "fit_time_s": {m: {k: v["fit"]["time_s"] for k, v in fits[m]["sets"].items()} for m in models},
-            "fit_load_avg": {m: [fits[m]["load_avg_start"], fits[m]["load_avg_end"]] for m in models},
-            "fidelity": fid,
-            "fidelity_median": {
-                k: _median([v[k] for v in fid_ok])
-                for k in ("ev_windows", "peak_ratio", "half_decay_data_s", "half_decay_model_s")
-            },
+            "fit_time_s": {m: {k: v["fit"]["time_s"] for k, v in fits[m]["sets"].items()} for m in valid},
+            "fit_load_avg": {m: [fits[m]["load_avg_start"], fits[m]["load_avg_end"]] for m in valid},
+            "fidelity": fid[best],
+            "fidelity_median": fid_sum[best],
+            "fidelity_by_model": fid_sum,
+            "sta_by_model": fid,
         }
         print(
             ind,
@@ -267,17 +460,22 @@ def main(
             flush=True,
         )
     os.makedirs(work, exist_ok=True)
-    with open(os.path.join(work, "benchmark.json"), "w") as f:
+    name = "benchmark.json" if set(indicators) == set(INDICATORS) else f"benchmark_{'_'.join(indicators)}.json"
+    with open(os.path.join(work, name), "w") as f:
         json.dump(summary, f, indent=1)
     table = render_table(summary, models)
-    with open(os.path.join(work, "table.md"), "w") as f:
+    with open(os.path.join(work, name.replace(".json", ".md").replace("benchmark", "table")), "w") as f:
         f.write(table)
     print(table)
     _ = np
     return summary
 
 
-def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
+def _fmt(x, spec):
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def render_table(summary, models=MODELS) -> str:
     lines = [
         "| indicator | model | held-in mean EV ("
         + " / ".join(models)
@@ -286,11 +484,11 @@ def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for ind, s in summary.items():
-        held = " / ".join(f"{s['held_in_mean'][m]:.3f}" for m in models)
-        med = " / ".join(f"{s['held_in_median'][m]:.3f}" for m in models)
+        held = " / ".join(_fmt(s["held_in_mean"].get(m), ".3f") for m in models)
+        med = " / ".join(_fmt(s["held_in_median"].get(m), ".3f") for m in models)
         times = ", ".join(f"{k}: {v:.0f}" for k, v in s["fit_time_s"][s["chosen_model"]].items())
         lines.append(
-            f"| {ind} | {s['chosen_model']} | {held} | {med} | {s['left_out_median']:.4f} | {s['target']} | "
+            f"| {ind} | {s['chosen_model']} | {held} | {med} | {_fmt(s['left_out_median'], '.4f')} | {s['target']} | "
             f"{s['zhang2023_mean']} | {times} |"
         )
     bound = [f"{ind} {k}: {', '.join(v)}" for ind, s in summary.items() for k, v in s.get("at_bound", {}).items() if v]
@@ -298,19 +496,27 @@ def render_table(summary, models=("s2f", "s2f-adaptive", "geci")) -> str:
         lines += ["", "Fitted constants at an edge of their range (`jaxgeci.constants_at_bounds`): " + "; ".join(bound)]
     lines += [
         "",
-        "Single-spike fidelity (isolated spikes: none within 1 s before/after; medians over cells):",
+        "Single-spike fidelity of every family's held-in fit (isolated spikes: none within 1 s "
+        "before/after; medians over the cells with >= 3 of them; 95 % bootstrap intervals over "
+        "the isolated spikes):",
         "",
-        "| indicator | cells with >= 3 isolated spikes | EV in [-0.2, 1] s windows | model/data peak "
-        "| half-decay data (s) | half-decay model (s) |",
-        "|---|---|---|---|---|---|",
+        "| indicator | model | cells | EV in [-0.2, 1] s windows | noise ceiling | model/data peak "
+        "| half-decay data (s) [95 % CI] | half-decay model (s) | model/data half-decay [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for ind, s in summary.items():
-        f = s["fidelity_median"]
-        n = sum(1 for v in s["fidelity"].values() if "peak_ratio" in v)
-        lines.append(
-            f"| {ind} | {n}/{len(s['fidelity'])} | {f['ev_windows']:.3f} | {f['peak_ratio']:.2f} | "
-            f"{f['half_decay_data_s']:.3f} | {f['half_decay_model_s']:.3f} |"
-        )
+        for m, f in s.get("fidelity_by_model", {"": s["fidelity_median"]}).items():
+            ci_d = f.get("half_decay_data_ci95", [float("nan")] * 2)
+            ci_r = f.get("half_decay_ratio_ci95", [float("nan")] * 2)
+            chosen = " (chosen)" if m == s["chosen_model"] else ""
+            lines.append(
+                f"| {ind} | {m}{chosen} | {f.get('n_cells', '')}/{len(s['fidelity'])} | "
+                f"{_fmt(f['ev_windows'], '.3f')} | "
+                f"{_fmt(f.get('ev_ceiling'), '.3f')} | {_fmt(f['peak_ratio'], '.2f')} | "
+                f"{_fmt(f['half_decay_data_s'], '.3f')} [{_fmt(ci_d[0], '.3f')}, {_fmt(ci_d[1], '.3f')}] | "
+                f"{_fmt(f['half_decay_model_s'], '.3f')} | {_fmt(f.get('half_decay_ratio'), '.2f')} "
+                f"[{_fmt(ci_r[0], '.2f')}, {_fmt(ci_r[1], '.2f')}] |"
+            )
     lines += ["", "Per cell (chosen model; EV held-in / left-out):", "", "| indicator | cell | held-in | left-out |"]
     lines.append("|---|---|---|---|")
     for ind, s in summary.items():
@@ -333,9 +539,15 @@ if __name__ == "__main__":
     )
     ap.add_argument("--work", default="out/bench")
     ap.add_argument("--results", default="fitting/results")
-    ap.add_argument("--models", default="s2f,s2f-adaptive,geci")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument(
+        "--reuse-results",
+        action="store_true",
+        help="families without a cached held-in fit take their sets from the committed results (no refit)",
+    )
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--no-loo", action="store_true")
+    ap.add_argument("--loo-models", default=None, help="run the leave-out only where one of these families is chosen")
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--loss", default=LOSS, choices=jaxgeci.FIT_LOSSES, help="training loss of every fit")
     a = ap.parse_args()
@@ -348,4 +560,6 @@ if __name__ == "__main__":
         indicators=tuple(a.indicators.split(",")),
         loo=not a.no_loo,
         progress=a.progress,
+        reuse_results=a.reuse_results,
+        loo_models=None if a.loo_models is None else tuple(a.loo_models.split(",")),
     )

@@ -33,6 +33,7 @@ from ._geci import dc_gain as dc_gain, GECI as GECI, geci as geci, GECIState as 
 from ._s2f import S2F as S2F, S2FState as S2FState
 from ._s2f_adaptive import AdaptiveS2F as AdaptiveS2F
 from ._s2f_presets import s2f as s2f, s2f_preset_defaults as s2f_preset_defaults, S2F_PRESETS as S2F_PRESETS
+from ._s2f_twostate import TwoStateS2F as TwoStateS2F, TwoStateS2FState as TwoStateS2FState
 from ._sensor import Method as Method, Sensor as Sensor
 
 

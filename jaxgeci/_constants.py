@@ -174,15 +174,16 @@ def replace_constants(module, what: str, **values):
 @functools.cache
 def sensor_constant_specs() -> dict[str, ConstantSpec]:
     """``{name: spec}`` of every constant declared by jaxgeci's sensors and their submodels
-    (GECI with dynamic Ca and double-exponential binding, S2F, adaptive S2F)."""
+    (GECI with dynamic Ca and double-exponential binding, S2F, adaptive S2F, two-state S2F)."""
     from ._binding import DoubExpCalBindingActivation
     from ._calcium import DynamicCalcium
     from ._geci import GECI
     from ._s2f import S2F
     from ._s2f_adaptive import AdaptiveS2F
+    from ._s2f_twostate import TwoStateS2F
 
     out: dict[str, ConstantSpec] = {}
-    for cls in (GECI, DynamicCalcium, DoubExpCalBindingActivation, S2F, AdaptiveS2F):
+    for cls in (GECI, DynamicCalcium, DoubExpCalBindingActivation, S2F, AdaptiveS2F, TwoStateS2F):
         for k, spec in constant_fields(cls).items():
             out.setdefault(k, spec)
     return out

@@ -1,5 +1,5 @@
 """The model families that fitting pipelines and results files know by name (``"geci"``,
-``"s2f"``, ``"s2f-adaptive"``): how to build each from constants, where a fit starts, which
+``"s2f"``, ``"s2f-adaptive"``, ``"s2f-twostate"``): how to build each from constants, where a fit starts, which
 constants are free by default and how they are constrained. Extend with :func:`register_model`.
 """
 
@@ -68,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }
 """The model families known to :func:`fit` pipelines and results files, by name: ``"geci"``,
-``"s2f"``, ``"s2f-adaptive"`` (add more with :func:`register_model`)."""
+``"s2f"``, ``"s2f-adaptive"``, ``"s2f-twostate"`` (add more with :func:`register_model`)."""
 
 
 def _is_transgenic(dataset: str) -> bool:
@@ -132,6 +132,33 @@ MODELS["s2f-adaptive"] = dataclasses.replace(
     initial=_adaptive_initial,
     default_free=MODELS["s2f"].default_free + ("c_half",),
     description="S2F whose decay rates slow down by 1 + c/c_half at high latent c (burst tails)",
+)
+
+
+def _twostate_initial(indicator: str, dataset: str = ""):
+    from ._s2f_twostate import TwoStateS2F
+
+    # u_half = 3 spikes, n_u = 2, tau_u = 0.5 s: one spike slows the decay by 11 %, a 10-spike
+    # burst at 50 Hz (u ~ 7) by ~6x; the S2F constants start at the authors' preset
+    return TwoStateS2F.from_s2f(_s2f_initial(indicator, dataset), u_half=3.0, tau_u=0.5, n_u=2.0)
+
+
+def _twostate_build(constants: dict, name: str = ""):
+    from ._s2f_twostate import TwoStateS2F
+
+    return TwoStateS2F(**_given(constants), name=name)
+
+
+# S2F's free constants and constraints plus the use variable's u_half, tau_u, n_u
+MODELS["s2f-twostate"] = dataclasses.replace(
+    MODELS["s2f"],
+    name="s2f-twostate",
+    build=_twostate_build,
+    initial=_twostate_initial,
+    default_free=MODELS["s2f"].default_free + ("u_half", "tau_u", "n_u"),
+    description="S2F whose decays slow by 1 + (u/u_half)^n_u, u a slow count of recent spikes "
+    "(fast single spikes, slow burst tails)",
+    constraints={**_S2F_CONSTRAINTS, "tau_u": ("positive", _TAU_CEILING_S), "n_u": (0.5, 8.0)},
 )
 
 
