@@ -93,7 +93,12 @@ def test_other_families_and_spellings():
         (("jGCaMP9x",), {}, ValueError, r"fitted indicators: GCaMP6f, GCaMP6s"),
         (("jGCaMP8m", "transgenic"), {}, ValueError, r"fitted only for preparation\(s\) \['AAV'\]"),
         (("GCaMP6f", "in vitro"), {}, ValueError, r"preparation must be None, 'AAV' or 'transgenic'"),
-        (("GCaMP6f",), {"model": "lstm"}, ValueError, r"model must be None .* \['geci', 's2f', 's2f-adaptive'\]"),
+        (
+            ("GCaMP6f",),
+            {"model": "lstm"},
+            ValueError,
+            r"model must be None .* \['geci', 's2f', 's2f-adaptive', 's2f-twostate'\]",
+        ),
         ((42,), {}, TypeError, r"indicator must be a string"),
     ],
 )
