@@ -155,14 +155,27 @@ def _figure(path, example):
     rec, arrays, params = example
     t, mid = rec.t_frames, params["midpoint_s"]
     sel = (t >= mid + 10) & (t <= mid + 40)
-    fig, ax = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True, constrained_layout=True)
-    ax[0].plot(t[sel], rec.dff[sel], lw=0.6, color="k")
+    fig, ax = plt.subplots(2, 1, figsize=(10, 4.8), sharex=True, constrained_layout=True)
+    ax[0].plot(t[sel], rec.dff[sel], lw=0.6, color="k", label="recorded ΔF/F")
     ax[0].set_title(f"recorded ({rec.indicator}, {rec.dataset}; held-out second half)", fontsize=9)
-    ax[1].plot(t[sel], arrays["dff_draws"][0][sel], lw=0.6, color="tab:orange")
+    ax[1].plot(t[sel], arrays["dff_draws"][0][sel], lw=0.6, color="tab:orange", label="synthetic ΔF/F (one draw)")
     ax[1].set_title("synthetic twin (calibrated on the first half only)", fontsize=9)
+    spikes = rec.spike_times[(rec.spike_times >= t[sel][0]) & (rec.spike_times <= t[sel][-1])]
     for a in ax:
-        a.plot(t[sel], arrays["dff_clean"][sel], lw=0.8, color="tab:blue", alpha=0.7)
+        a.plot(
+            t[sel],
+            arrays["dff_clean"][sel],
+            lw=0.8,
+            color="tab:blue",
+            alpha=0.8,
+            label="noise-free model (fitted constants)",
+        )
+        lo = min(float(rec.dff[sel].min()), float(arrays["dff_draws"][0][sel].min()))
+        hi = max(float(rec.dff[sel].max()), float(arrays["dff_draws"][0][sel].max()))
+        a.plot(spikes, np.full(spikes.shape, lo - 0.03), "|", color="crimson", ms=6, label="recorded spikes")
+        a.set_ylim(lo - 0.06, hi + 0.35 * (hi - lo))  # room for the legend above the traces
         a.set_ylabel("ΔF/F")
+        a.legend(loc="upper right", fontsize=8, ncol=3, framealpha=0.9)
     ax[1].set_xlabel("time (s)")
     fig.savefig(path, dpi=100)
     plt.close(fig)
