@@ -15,9 +15,10 @@
 # recordings, fit constants shared by the cells, evaluate on a left-out cell, plot fits and
 # residuals, and export the fitted sensor.
 #
-# Data: the ground-truth recordings in `shared/data/ground_truth/` (Cascade database; cite the
-# original studies, see that folder's README) when they are next to this repository,
-# otherwise a synthetic dataset made with jaxgeci itself (known constants), so the notebook
+# Data: a folder `shared/data/ground_truth/` of Cascade ground-truth recordings converted to
+# jaxgeci's `.npz` format (cite the original studies), when one is found in or above the
+# working directory; otherwise a synthetic dataset made with jaxgeci itself (known constants),
+# so the notebook
 # runs anywhere (`JAXGECI_SYNTHETIC=1` forces it). Your own data:
 # `jaxgeci.load_recording("file.npz")`, `jaxgeci.io.read_nwb`, or
 # `jaxgeci.io.read_suite2p(...).to_recordings(spike_times=...)`.
