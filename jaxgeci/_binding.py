@@ -17,18 +17,20 @@ class CalBindingActivationModel(eqx.Module):
     """Abstract base: how ``CaB_active`` (M) follows free Ca2+ (M).
 
     ``init`` gives the model's own state (a tuple of ``(neurons,)`` arrays, possibly empty),
-    ``step`` advances it over one step of the Ca trajectory ``c0 -> c1``, and ``active``
-    returns ``CaB_active``.
+    ``step`` advances it over one step of the trajectory ``x0 -> x1`` of ``Ca - Ca_rest`` (M),
+    and ``active_above_rest`` returns ``CaB_active - Ca_rest`` (M) from the state and
+    ``dCa = Ca - Ca_rest`` (M) (a deviation, so that the Hill read-out can take the rise above
+    rest without cancellation).
     """
 
     @abc.abstractmethod
     def init(self, n_neurons: int, dtype) -> tuple: ...
 
     @abc.abstractmethod
-    def step(self, state: tuple, c0, c1, Ca_rest, dt: float, *, method: str) -> tuple: ...
+    def step(self, state: tuple, x0, x1, dt: float, *, method: str) -> tuple: ...
 
     @abc.abstractmethod
-    def active(self, state: tuple, Ca, Ca_rest): ...
+    def active_above_rest(self, state: tuple, dCa): ...
 
     def euler_rate_bound(self):
         """Largest decay rate of the model's linear ODE (1/s); ``None`` if it has none."""
@@ -41,11 +43,11 @@ class NullBindingActivation(CalBindingActivationModel):
     def init(self, n_neurons, dtype):
         return ()
 
-    def step(self, state, c0, c1, Ca_rest, dt, *, method):
+    def step(self, state, x0, x1, dt, *, method):
         return ()
 
-    def active(self, state, Ca, Ca_rest):
-        return Ca
+    def active_above_rest(self, state, dCa):
+        return dCa
 
 
 def _phi1(z):
@@ -150,10 +152,9 @@ class DoubExpCalBindingActivation(CalBindingActivationModel):
     def euler_rate_bound(self):
         return self.lam
 
-    def step(self, state, c0, c1, Ca_rest, dt, *, method):
+    def step(self, state, x0, x1, dt, *, method):
         b, beta = state
         kap, lam = self.kap, self.lam
-        x0 = c0 - Ca_rest
         if method == "euler":
             b_next = b + dt * beta
             beta_next = beta + dt * (self.A * (lam - kap) * x0 - (kap + lam) * beta - kap * lam * b)
@@ -175,13 +176,13 @@ class DoubExpCalBindingActivation(CalBindingActivationModel):
         D = jnp.exp(-z1) * dt * _phi1(delta)
         m11 = -z1 * z2 * g1
         m22 = m11 - (kap + lam) * D
-        dx = (c1 - Ca_rest) - x0
+        dx = x1 - x0
         b_in = self.A * dt * delta * (g1 * x0 + g2 * dx)
         dY2 = self.A * dt * (_phi1(z2) * x0 + _phi2(z2) * dx)
         db = m11 * b + D * beta + b_in
         dbeta = -kap * lam * D * b + m22 * beta - kap * b_in + dY2 / self.tau_on
         return (b + db, beta + dbeta)
 
-    def active(self, state, Ca, Ca_rest):
+    def active_above_rest(self, state, dCa):
         b, _ = state
-        return Ca_rest + b
+        return b

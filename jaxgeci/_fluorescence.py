@@ -31,3 +31,33 @@ def hill(c, K_d, n_H):
     h = jax.nn.sigmoid(n_H * jnp.log(c_safe / K_d))
     # 0 * c is 0 (gradient 0) for finite c <= 0 and NaN for NaN: invalid Ca is not hidden
     return jnp.where(positive, h, 0.0 * c)
+
+
+def hill_rise(c_rest, dc, K_d, n_H):
+    """The rise of the Hill occupancy above rest, ``H(c_rest + dc) - H(c_rest)``, without the
+    cancellation of the difference.
+
+    With ``a = n_H log(c_rest/K_d)`` and ``d = n_H log1p(dc/c_rest)``, the identity
+    ``sigmoid(a + d) - sigmoid(a) = sigmoid(a + d) sigmoid(-a) (-expm1(-d))`` has no
+    subtraction of nearly equal numbers, so a small rise keeps its relative precision (in
+    float32 the plain difference loses ``eps H(c_rest) / rise``, 1e-6 of a single spike's
+    ΔF/F for GCaMP6f).
+
+    Args:
+        c_rest: resting concentration (M), > 0.
+        dc: concentration above rest (M), any shape broadcastable with ``c_rest``.
+        K_d: dissociation constant (M).
+        n_H: Hill coefficient (dimensionless).
+
+    Returns:
+        ``H(c_rest + dc) - H(c_rest)`` (dimensionless): ``-H(c_rest)`` where
+        ``c_rest + dc <= 0``, NaN where ``dc`` is NaN.
+    """
+    c = c_rest + dc
+    positive = c > 0
+    ratio = jnp.where(positive, dc / c_rest, 0.0)  # double-where: no log1p(-1) in the gradient
+    a = n_H * jnp.log(c_rest / K_d)
+    d = n_H * jnp.log1p(ratio)
+    rise = jax.nn.sigmoid(a + d) * jax.nn.sigmoid(-a) * -jnp.expm1(-d)
+    # 0 * c keeps a NaN concentration NaN (invalid state is not hidden)
+    return jnp.where(positive, rise, -hill(c_rest, K_d, n_H) + 0.0 * c)

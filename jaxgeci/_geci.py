@@ -23,7 +23,7 @@ from ._constants import (
     SIGMA_NOISE,
 )
 from ._excitation import ExcitationModel, LightExcitation, NullExcitation
-from ._fluorescence import hill
+from ._fluorescence import hill, hill_rise
 from ._sensor import LOCATIONS, Method, METHODS, Sensor
 from ._validation import is_concrete
 
@@ -35,11 +35,13 @@ class GECIState(eqx.Module):
     """State of a GECI population at the start of a step.
 
     Attributes:
-        Ca: free Ca2+ (M), ``(neurons,)``. For pre-existing Ca: the input of the last step.
+        dCa: free Ca2+ above rest, ``Ca - Ca_rest`` (M), ``(neurons,)``; for pre-existing Ca:
+            the input of the last step minus ``Ca_rest``. (Stored as the deviation so that
+            float32 does not round the ~1e-7 M absolute level every step.)
         bind: the binding model's state: ``()`` (null) or ``(b, beta)`` in (M, M/s).
     """
 
-    Ca: Float[Array, " neurons"]
+    dCa: Float[Array, " neurons"]
     bind: tuple = ()
 
     @property
@@ -187,9 +189,9 @@ class GECI(Sensor):
         return resolved
 
     def init(self, n_neurons: int) -> GECIState:
-        """Resting state for ``n_neurons`` neurons: ``Ca = Ca_rest``, ``b = beta = 0``."""
-        Ca = self.cal_model.init(n_neurons)
-        return GECIState(Ca=Ca, bind=self.bind_act_model.init(n_neurons, Ca.dtype))
+        """Resting state for ``n_neurons`` neurons: ``Ca = Ca_rest`` (``dCa = 0``), ``b = beta = 0``."""
+        dCa = self.cal_model.init(n_neurons)
+        return GECIState(dCa=dCa, bind=self.bind_act_model.init(n_neurons, dCa.dtype))
 
     def advance(self, state: GECIState, spikes_k, dt, ca_k=None, *, method="cleo") -> GECIState:
         """One step ``k -> k+1`` (DESIGN §3): the ODEs advance over ``dt`` (s), then the
@@ -197,10 +199,10 @@ class GECI(Sensor):
         ``method="accurate"`` the spikes are applied at the start of the step, their true
         time). ``ca_k`` (M) is the neuron's Ca during step ``k`` for pre-existing Ca."""
         m = self._resolve_method(method)
-        n = jnp.asarray(spikes_k, dtype=state.Ca.dtype)
-        Ca_next, c0, c1 = self.cal_model.step(state.Ca, n, dt, K_d=self.K_d, ca_in=ca_k, method=m)
-        bind = self.bind_act_model.step(state.bind, c0, c1, self.Ca_rest, dt, method=m)
-        return GECIState(Ca=Ca_next, bind=bind)
+        n = jnp.asarray(spikes_k, dtype=state.dCa.dtype)
+        x_next, x0, x1 = self.cal_model.step(state.dCa, n, dt, K_d=self.K_d, ca_in=ca_k, method=m)
+        bind = self.bind_act_model.step(state.bind, x0, x1, dt, method=m)
+        return GECIState(dCa=x_next, bind=bind)
 
     def observe(self, state: GECIState, rho_rel=1.0, ca=None) -> dict:
         """ΔF/F and the Ca traces of ``state`` (``(neurons,)`` each): ``dFF`` (1), ``Ca`` (M),
@@ -213,12 +215,15 @@ class GECI(Sensor):
                     "readout of a pre-existing-Ca GECI without binding kinetics needs the "
                     "neuron's current Ca: pass ca=(neurons,) in M."
                 )
-            Ca = state.Ca
+            dCa = state.dCa
         else:
-            Ca = jnp.asarray(ca, dtype=state.Ca.dtype)
-        CaB = self.bind_act_model.active(state.bind, Ca, self.Ca_rest)
+            dCa = jnp.asarray(ca, dtype=state.dCa.dtype) - self.Ca_rest
+        Ca = self.Ca_rest + dCa
+        rise = self.bind_act_model.active_above_rest(state.bind, dCa)
+        CaB = self.Ca_rest + rise
         H_rest = hill(self.Ca_rest, self.K_d, self.n_H)
-        dFF = self.exc_model.factor(Ca.shape[0]) * rho_rel * self.dFF_max * (hill(CaB, self.K_d, self.n_H) - H_rest)
+        dH = hill_rise(self.Ca_rest, rise, self.K_d, self.n_H)
+        dFF = self.exc_model.factor(Ca.shape[0]) * rho_rel * self.dFF_max * dH
         if self.dff_baseline == "rest":
             dFF = dFF / (1.0 + self.dFF_max * H_rest)
         out = {"dFF": dFF, "Ca": Ca, "CaB_active": CaB}

@@ -204,7 +204,7 @@ def test_hill_gradient_finite_at_zero_calcium():
 def test_state0_with_nan_calcium_surfaces():
     s = jg.gcamp6f()
     st = s.init(2)
-    st = type(st)(Ca=st.Ca.at[0].set(jnp.nan), bind=st.bind)
+    st = type(st)(dCa=st.dCa.at[0].set(jnp.nan), bind=st.bind)
     d = np.asarray(jg.simulate(s, _spikes(), DT, state0=st).dFF)
     # dFF reads CaB_active = Ca_rest + b: the NaN reaches it through b within two steps, then
     # stays (it gave -0.217 forever before)
@@ -214,7 +214,7 @@ def test_state0_with_nan_calcium_surfaces():
 def test_state0_with_nan_binding_state_surfaces():
     s = jg.gcamp6f()
     st = s.init(2)
-    st = type(st)(Ca=st.Ca, bind=(st.bind[0].at[1].set(jnp.nan), st.bind[1]))
+    st = type(st)(dCa=st.dCa, bind=(st.bind[0].at[1].set(jnp.nan), st.bind[1]))
     d = np.asarray(jg.simulate(s, _spikes(), DT, state0=st).dFF)
     assert np.all(np.isnan(d[:, 1]))
 
@@ -222,7 +222,7 @@ def test_state0_with_nan_binding_state_surfaces():
 def test_null_binding_nan_readout_surfaces():
     s = jg.gcamp6f(doub_exp_conv=False)
     st = s.init(1)
-    st = type(st)(Ca=jnp.full((1,), jnp.nan, dtype=st.Ca.dtype), bind=st.bind)
+    st = type(st)(dCa=jnp.full((1,), jnp.nan, dtype=st.dCa.dtype), bind=st.bind)
     assert np.isnan(float(s.readout(st)[0]))
 
 

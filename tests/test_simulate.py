@@ -51,7 +51,7 @@ def test_sample_every_equals_subsampled_full_rate(every, x64):
     np.testing.assert_allclose(np.asarray(sub.dFF), np.asarray(full.dFF)[::every], rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(sub.t), np.arange(0, T, every) * dt, rtol=1e-12)
     # the final state does not depend on the read-out schedule
-    np.testing.assert_allclose(np.asarray(sub.final_state.Ca), np.asarray(full.final_state.Ca), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sub.final_state.dCa), np.asarray(full.final_state.dCa), rtol=1e-12)
 
 
 def test_sample_period_rounds_and_reports_rate():
@@ -124,7 +124,7 @@ def test_event_layouts_equal_dense(pattern, layout, x64):
     b = jg.simulate(s, ev, dt, sample_every=37, plan=plan)
     # same float64 arithmetic on the same counts; only the order of adding zeros differs
     np.testing.assert_allclose(np.asarray(b.dFF), np.asarray(a.dFF), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(np.asarray(b.final_state.Ca), np.asarray(a.final_state.Ca), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(b.final_state.dCa), np.asarray(a.final_state.dCa), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("method, n", [("cleo", 2048), ("accurate", 20_000)])
@@ -142,7 +142,7 @@ def test_size_dependent_unroll_keeps_results(method, n, x64):
     fast = jg.simulate(s, ev, dt, sample_every=33, method=method)
     plain = jg.simulate(s, ev, dt, sample_every=33, method=method, plan=_driver.Plan(layout="periods", unroll=1))
     np.testing.assert_allclose(np.asarray(fast.dFF), np.asarray(plain.dFF), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(np.asarray(fast.final_state.Ca), np.asarray(plain.final_state.Ca), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(fast.final_state.dCa), np.asarray(plain.final_state.dCa), rtol=1e-12, atol=0)
 
 
 def test_from_times_grid_rule():
