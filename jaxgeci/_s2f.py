@@ -137,6 +137,25 @@ def _dff_1ap(sensor):
     return sensor.dff_of_latent(c)
 
 
+def _dff_1ap_by_simulation(sensor, dt: float = 2e-4, duration: float = 2.0):
+    """Peak ΔF/F (dimensionless) after one spike from rest, found by simulating it: for models
+    whose single-spike kernel has no closed form (the decay adapts to the spike's own latent).
+    One spike at t = 0 in every neuron, read every ``dt`` (s) for ``duration`` (s); the
+    sampled maximum is below the continuous one by at most ~(dt/tau_r)^2 of it (1e-4 for a
+    2 ms rise). Scalar for scalar constants, ``(neurons,)`` for per-neuron constants; eager
+    (not under ``jax.jit``), like the Scope's SNR cut that uses it."""
+    import numpy as np
+
+    from ._simulate import simulate
+
+    sizes = [np.size(v) for v in sensor.params.values() if v is not None]
+    n = max(sizes, default=1)
+    spikes = np.zeros((int(round(duration / dt)), n), dtype=bool)
+    spikes[0] = True
+    peak = jnp.max(simulate(sensor, spikes, dt, sample_every=1).dFF, axis=0)
+    return peak if max(np.ndim(v) for v in sensor.params.values() if v is not None) else peak[0]
+
+
 class S2F(Sensor):
     """Phenomenological spike-to-fluorescence sensor (Zhang et al. 2023, Nature 615:884)::
 

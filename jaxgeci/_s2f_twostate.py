@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._constants import check_constants, constant, ConstantSpec
-from ._s2f import _TAU_MAX, kernel_step, S2F, S2FState
+from ._s2f import _dff_1ap_by_simulation, _TAU_MAX, kernel_step, S2F, S2FState
 from ._sensor import Sensor
 
 
@@ -152,9 +152,10 @@ class TwoStateS2F(Sensor):
 
     @property
     def dFF_1AP(self):
-        """Not derived for this model (the single-spike peak depends on the slowing);
-        ``None``."""
-        return None
+        """Peak ΔF/F (dimensionless) after one spike from rest, ``rho_rel = 1``: found by
+        simulating the spike (0.2 ms steps; the decay's adaptation has no closed form), so it
+        is eager, not traceable under ``jax.jit``. Used by the Scope's SNR cut."""
+        return _dff_1ap_by_simulation(self)
 
     @property
     def params(self) -> dict:

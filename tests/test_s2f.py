@@ -354,3 +354,24 @@ def test_float32_matches_float64():
     # float32 recursion: ~1 rounding (6e-8) per step over 600 steps, amplified by the
     # sigmoid slope (< 1): < 1e-5 absolute on O(1) values
     np.testing.assert_allclose(np.asarray(out32), out64, rtol=1e-4, atol=1e-5)
+
+
+def test_simulated_single_spike_peak_matches_the_closed_form_and_reaches_the_scope():
+    from jaxgeci._s2f import _dff_1ap_by_simulation
+
+    s = jg.fitted("jGCaMP8m", model="s2f")
+    # sampled every 0.2 ms against the continuous maximum: the sampling loses at most
+    # ~(0.2 ms / tau_r)^2 / 2 of the peak (< 1e-3 for tau_r >= 5 ms), so 2e-3 bounds it
+    assert float(_dff_1ap_by_simulation(s)) == pytest.approx(float(s.dFF_1AP), rel=2e-3)
+    # the adaptive / two-state models now have a single-spike peak, so the Scope's SNR cut runs
+    for name in ("GCaMP6f", "jGCaMP8m"):
+        m = jg.fitted(name)
+        d = float(m.dFF_1AP)
+        assert 0.01 < d < 2.0, (name, type(m).__name__, d)
+    # per-neuron constants give one peak per neuron, each equal to its own scalar sensor's
+    a = jg.AdaptiveS2F.from_s2f(s, c_half=10.0)
+    per = a.replace(tau_d1=np.array([0.05, 0.2]))
+    got = np.asarray(per.dFF_1AP)
+    assert got.shape == (2,)
+    for i, tau in enumerate((0.05, 0.2)):
+        assert got[i] == pytest.approx(float(a.replace(tau_d1=tau).dFF_1AP), rel=1e-5)
