@@ -207,7 +207,8 @@ def test_chunked_matches_whole_recording(x64):
 def test_sigmoid_readout_counts_bursts_on_an_expansive_sensor(x64):
     """The fitted GCaMP6f S2F read-out is expansive (a burst of n spikes gives far more than n
     single-spike responses): the linear kernel over-counts, the sigmoid read-out does not."""
-    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json")
+    # the S2F set: these tests are about the S2F sigmoid read-out (the default set is two-state)
+    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json", set_name="DS09/s2f")
     rec = jaxgeci.synthetic_recording(sensor, jax.random.key(0), duration_s=40.0, frame_rate_hz=30.0, noise_std=0.03)
     n_true = rec.spike_times.size
     # readout="auto": sigmoid for S2F; the true amplitude (1) given, as the counts scale with it
@@ -231,7 +232,8 @@ def test_readout_option_is_checked():
 def test_amplitude_is_estimated_under_the_sigmoid_readout(x64):
     """A cell twice as bright as the sensor (rho_rel = 2 in the data): with rho_rel fixed at 1
     the sigmoid fit is pushed up its steep part; estimated, it lands on the grid near 2."""
-    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json")
+    # the S2F set: these tests are about the S2F sigmoid read-out (the default set is two-state)
+    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json", set_name="DS09/s2f")
     rec = jaxgeci.synthetic_recording(
         sensor, jax.random.key(0), duration_s=40.0, frame_rate_hz=30.0, noise_std=0.05, rho_rel=2.0
     )
