@@ -344,3 +344,31 @@ class S2F(Sensor):
 
 CONSTANTS = tuple(k for k, spec in constant_fields(S2F).items() if not spec.observation)
 """Names of the model constants (array leaves of :class:`S2F`), in the paper's column order."""
+
+
+class DecayModulatedS2F(Sensor):
+    """Base of the sensors built on an S2F ``base`` whose decay the spikes modulate
+    (:class:`jaxgeci.AdaptiveS2F`, :class:`jaxgeci.TwoStateS2F`): the Sensor contract's
+    descriptive fields are the base's, and the single-spike peak is simulated."""
+
+    base: eqx.AbstractVar[S2F]
+
+    @property
+    def sigma_noise(self):
+        """ΔF/F noise std of one in-focus ROI (dimensionless), the base's."""
+        return self.base.sigma_noise
+
+    @property
+    def location(self) -> str:
+        return self.base.location
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def dFF_1AP(self):
+        """Peak ΔF/F (dimensionless) after one spike from rest, ``rho_rel = 1``: found by
+        simulating the spike (0.2 ms steps; the decay's modulation has no closed form), so it
+        is eager, not traceable under ``jax.jit``. Used by the Scope's SNR cut."""
+        return _dff_1ap_by_simulation(self)

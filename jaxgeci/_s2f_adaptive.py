@@ -23,11 +23,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._constants import check_constants, constant, ConstantSpec
-from ._s2f import _dff_1ap_by_simulation, kernel_step, S2F, S2FState
-from ._sensor import Sensor
+from ._s2f import DecayModulatedS2F, kernel_step, S2F, S2FState
 
 
-class AdaptiveS2F(Sensor):
+class AdaptiveS2F(DecayModulatedS2F):
     """S2F sensor whose decays slow down with the latent (see module docstring)::
 
         dFF = rho_rel * (Fm / (1 + exp(-beta (c - Ca0))) + F0),   c = c1 + r c2
@@ -62,27 +61,6 @@ class AdaptiveS2F(Sensor):
     def from_s2f(cls, sensor: S2F, c_half) -> AdaptiveS2F:
         """An adaptive sensor with the constants of ``sensor`` and ``c_half``."""
         return cls(sensor, c_half=c_half)
-
-    # the Sensor contract's descriptive fields are the base sensor's
-    @property
-    def sigma_noise(self):
-        """ΔF/F noise std of one in-focus ROI (dimensionless), the base's."""
-        return self.base.sigma_noise
-
-    @property
-    def location(self) -> str:
-        return self.base.location
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def dFF_1AP(self):
-        """Peak ΔF/F (dimensionless) after one spike from rest, ``rho_rel = 1``: found by
-        simulating the spike (0.2 ms steps; the decay's adaptation has no closed form), so it
-        is eager, not traceable under ``jax.jit``. Used by the Scope's SNR cut."""
-        return _dff_1ap_by_simulation(self)
 
     @property
     def params(self) -> dict:

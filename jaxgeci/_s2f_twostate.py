@@ -40,8 +40,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._constants import check_constants, constant, ConstantSpec
-from ._s2f import _dff_1ap_by_simulation, _TAU_MAX, kernel_step, S2F, S2FState
-from ._sensor import Sensor
+from ._s2f import _TAU_MAX, DecayModulatedS2F, kernel_step, S2F, S2FState
 
 
 class TwoStateS2FState(eqx.Module):
@@ -88,7 +87,7 @@ def single_spike_kernel(delay, tau_r, tau_d1, tau_d2, r, u_half, tau_u, n_u):
     return (e1 + r * e2) * rise
 
 
-class TwoStateS2F(Sensor):
+class TwoStateS2F(DecayModulatedS2F):
     """S2F sensor whose decays slow down with a separate, slow use variable ``u`` (see the
     module docstring for the equations and sources)::
 
@@ -135,27 +134,6 @@ class TwoStateS2F(Sensor):
     def from_s2f(cls, sensor: S2F, *, u_half, tau_u, n_u) -> TwoStateS2F:
         """A two-state sensor with the constants of ``sensor`` and the use constants."""
         return cls(sensor, u_half=u_half, tau_u=tau_u, n_u=n_u)
-
-    # the Sensor contract's descriptive fields are the base sensor's
-    @property
-    def sigma_noise(self):
-        """ΔF/F noise std of one in-focus ROI (dimensionless), the base's."""
-        return self.base.sigma_noise
-
-    @property
-    def location(self) -> str:
-        return self.base.location
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def dFF_1AP(self):
-        """Peak ΔF/F (dimensionless) after one spike from rest, ``rho_rel = 1``: found by
-        simulating the spike (0.2 ms steps; the decay's adaptation has no closed form), so it
-        is eager, not traceable under ``jax.jit``. Used by the Scope's SNR cut."""
-        return _dff_1ap_by_simulation(self)
 
     @property
     def params(self) -> dict:
