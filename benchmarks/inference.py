@@ -131,7 +131,7 @@ def cell_params(results_dir, rec, loo_work=None):
     import jaxgeci
 
     path = os.path.join(results_dir, f"{rec.indicator}.json")
-    set_name, pset = jaxgeci.select_parameter_set(path, rec.dataset)
+    set_name, pset = jaxgeci.select_parameter_set(path, rec.dataset, models=jaxgeci.INFERENCE_MODELS)
     sensor = jaxgeci.sensor_from_results(path, set_name=set_name)
     others = [c["lag_s"] for n, c in pset.get("cells", {}).items() if n != rec.name]
     lag = float(np.median(others)) if others else 0.0

@@ -3,7 +3,8 @@
     python -m fitting infer --params P.json --json OUT.json --save DIR FILES...
 
 Reads each recording's ``t_frames`` and ``dff`` (``spike_times`` is never read: it may be empty or
-absent), picks the parameter set for its ``dataset`` (else the file's default), and infers the
+absent), picks the parameter set for its ``dataset`` (else the file's default; a two-state set is
+replaced by its S2F-family alternative, ``jaxgeci.INFERENCE_MODELS``), and infers the
 spike rate with :func:`jaxgeci.infer_spikes` (the lag removed is the median fitted lag of the
 set's cells). Writes ``DIR/<stem>.npz`` with ``t_frames`` (as given), ``rate`` (spikes/s: expected
 spikes in ``[t_i - Δ/2, t_i + Δ/2)`` over Δ, Δ the median frame period) and ``model`` (the fitted
@@ -63,7 +64,7 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
                 known = sorted(doc["parameter_sets"])
                 raise ValueError(f"no parameter set {set_name!r} in {params!r}; available: {known}.")
         else:
-            name, pset = jaxgeci.select_parameter_set(doc, rec.dataset)
+            name, pset = jaxgeci.select_parameter_set(doc, rec.dataset, models=jaxgeci.INFERENCE_MODELS)
         sensor = jaxgeci.sensor_from_results(doc, set_name=name)
         lags = [c["lag_s"] for c in pset.get("cells", {}).values() if "lag_s" in c]
         lag = float(statistics.median(lags)) if lags else 0.0

@@ -160,6 +160,7 @@ from ._infer import (
     DEFAULT_PENALTY as DEFAULT_PENALTY,
     estimate_noise_std as estimate_noise_std,
     infer_spikes as infer_spikes,
+    INFERENCE_MODELS as INFERENCE_MODELS,
     SpikeInference as SpikeInference,
 )
 

@@ -208,18 +208,35 @@ def load_results(path_or_doc) -> dict:
     return check_results(doc, where)
 
 
-def select_parameter_set(path_or_doc, dataset: str | None = None) -> tuple[str, dict]:
+def select_parameter_set(path_or_doc, dataset: str | None = None, *, models=None) -> tuple[str, dict]:
     """``(name, set)``: the set whose ``datasets`` list holds exactly ``dataset``, else the
-    default set."""
+    default set.
+
+    ``models``: model families to accept (e.g. ``jaxgeci.INFERENCE_MODELS``). Where the
+    selected set's family is not among them, its alternative of an accepted family is taken
+    (``"<set>/<family>"``, the one with the highest held-in ``median_ev``); a ``ValueError``
+    names the families the file holds when there is none."""
     doc = load_results(path_or_doc)
     if dataset is not None and not isinstance(dataset, str):
         raise TypeError(f"dataset must be a string (a recording's dataset label), got {type(dataset).__name__}.")
-    if dataset:
-        for name, s in doc["parameter_sets"].items():
-            if dataset in s.get("datasets", []):  # a list (checked): exact match, never a substring
-                return name, s
+    sets = doc["parameter_sets"]
     name = doc["default"]
-    return name, doc["parameter_sets"][name]
+    if dataset:
+        for n, s in sets.items():
+            if dataset in s.get("datasets", []):  # a list (checked): exact match, never a substring
+                name = n
+                break
+    if models is None or sets[name]["model"] in models:
+        return name, sets[name]
+    alts = [f"{name}/{m}" for m in models if f"{name}/{m}" in sets]
+    if not alts:
+        have = sorted({s["model"] for s in sets.values()})
+        raise ValueError(
+            f"parameter set {name!r} is a {sets[name]['model']!r} fit and the results hold no alternative of "
+            f"the families {tuple(models)!r} for it (families in the file: {have})."
+        )
+    best = max(alts, key=lambda n: sets[n].get("median_ev") or float("-inf"))
+    return best, sets[best]
 
 
 def sensor_from_results(path_or_doc, dataset: str | None = None, *, set_name: str | None = None):

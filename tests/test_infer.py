@@ -146,6 +146,28 @@ def test_unknown_indicator_is_refused():
         jaxgeci.infer_spikes(3, np.zeros(100), np.arange(100) / 30.0)
 
 
+def test_history_dependent_sensor_is_refused_and_sets_fall_back():
+    # the two-state S2F slows its decay after each spike for seconds: a single kernel would
+    # read a burst's slow tail as extra spikes, so infer_spikes refuses it and says what to use
+    two = jaxgeci.TwoStateS2F.from_s2f(jaxgeci.s2f("GCaMP6f"), u_half=0.4, tau_u=7.0, n_u=0.6)
+    with pytest.raises(ValueError, match="TwoStateS2F.*u_half=0.4.*model='s2f'"):
+        jaxgeci.infer_spikes(two, np.zeros(100), np.arange(100) / 30.0)
+    # a results file whose default set is two-state: the inference takes the same dataset's
+    # S2F-family alternative with the higher held-in median EV
+    doc = jaxgeci.load_results(ROOT / "fitting" / "results" / "GCaMP6f.json")
+    sets = {"DS09": dict(doc["parameter_sets"]["DS09/s2f"], model="s2f-twostate")}
+    sets["DS09"]["constants"] = dict(sets["DS09"]["constants"], u_half=0.4, tau_u=7.0, n_u=0.6)
+    sets["DS09/s2f"] = dict(doc["parameter_sets"]["DS09/s2f"], datasets=[], median_ev=0.80)
+    sets["DS09/s2f-adaptive"] = dict(doc["parameter_sets"]["DS09/s2f-adaptive"], datasets=[], median_ev=0.85)
+    fake = dict(doc, default="DS09", parameter_sets=sets)
+    assert jaxgeci.select_parameter_set(fake)[0] == "DS09"  # unrestricted: the default
+    name, pset = jaxgeci.select_parameter_set(fake, models=jaxgeci.INFERENCE_MODELS)
+    assert name == "DS09/s2f-adaptive" and pset["model"] == "s2f-adaptive"
+    assert jaxgeci.select_parameter_set(fake, models=("s2f",))[0] == "DS09/s2f"
+    with pytest.raises(ValueError, match="no alternative of the families \\('geci',\\)"):
+        jaxgeci.select_parameter_set(fake, models=("geci",))
+
+
 def test_cli_contract_never_reads_spike_times(tmp_path):
     sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "jGCaMP8s.json")
     rec = jaxgeci.synthetic_recording(sensor, jax.random.key(0), duration_s=20.0, frame_rate_hz=30.0)
