@@ -277,7 +277,7 @@ def simulate(
     else:
         kind = "dense"
         events = host_events(spikes)
-        if events is not None:  # sparse counts held on the host: the event loop, one pass to find them
+        if events is not None:  # sparse counts in host memory (NumPy, JAX on CPU): the event loop
             kind, spikes = "events", events
             T, N = spikes.n_steps, spikes.n_neurons
         else:

@@ -272,9 +272,10 @@ def test_float32_default_is_finite_and_close():
 
 
 def test_every_dense_input_form_gives_the_same_result(x64):
-    """Host arrays (NumPy bool/int/float32/float64, found as events in one pass) and device
-    arrays (jax bool/float, read row by row in their own dtype) are the same spikes: the same
-    float64 arithmetic per step, so the results agree to round-off (rtol 1e-12)."""
+    """Host arrays (NumPy bool/int/float32/float64, and jax int/float on the CPU read in place,
+    found as events in one pass) and device arrays read row by row in their own dtype (jax
+    bool; fractional counts) are the same spikes: the same float64 arithmetic per step, so the
+    results agree to round-off (rtol 1e-12)."""
     import jax.numpy as jnp
 
     s = jg.gcamp6f()
@@ -289,7 +290,9 @@ def test_every_dense_input_form_gives_the_same_result(x64):
         "numpy int16": dense.astype(np.int16),
         "numpy float32": dense.astype(np.float32),
         "jax float": jnp.asarray(dense),
+        "jax float32": jnp.asarray(dense, dtype=jnp.float32),
         "jax int": jnp.asarray(dense.astype(np.int32)),
+        "jax neurons-major": jnp.asarray(np.ascontiguousarray(dense.T)).T,
     }
     for name, x in forms.items():
         if x is None:
@@ -322,6 +325,79 @@ def test_bad_dense_counts_are_refused_in_every_form(bad, where):
         jg.simulate(jg.gcamp6f(), x, 1e-4)
     with pytest.raises(TypeError, match="real counts"):
         jg.simulate(jg.gcamp6f(), np.zeros((50, 4), complex), 1e-4)
+
+
+def test_dense_counts_are_found_in_place_and_blockwise(monkeypatch):
+    """A non-bool jax array on the CPU is read where it lies (DLPack, no copy) and its events
+    are the ones NumPy's own nonzero finds, across block boundaries and in every dtype; a jax
+    bool array, and dense or fractional counts, stay dense (row by row in the loop)."""
+    from jaxgeci import _spike_input as si
+
+    monkeypatch.setattr(si, "_HOST_EVENTS_BLOCK_BYTES", 64)  # 1-2 rows per block
+    rng = np.random.default_rng(4)
+    base = (rng.random((97, 40)) < 0.01).astype(np.float64)
+    base[3, 5], base[50, 0], base[0, 7] = 3, 2, -0.0
+    k, n = np.nonzero(base)
+    c = base[k, n].astype(int)
+    want = np.stack([np.repeat(k, c), np.repeat(n, c)])
+    for x in (
+        base,
+        base.astype(np.float32),
+        base.astype(np.int8),
+        np.asfortranarray(base),
+        base.astype(bool),
+        jnp.asarray(base, dtype=jnp.float32),
+        jnp.asarray(base.astype(np.int16)),
+    ):
+        spk = si.host_events(x)
+        got = np.stack([np.asarray(spk.steps), np.asarray(spk.neurons)])
+        ref = want if x.dtype != bool else np.stack(np.nonzero(base))
+        np.testing.assert_array_equal(got, ref, err_msg=str(x.dtype))
+    x = jnp.asarray(base, dtype=jnp.float32)
+    assert si._host_view(x).ctypes.data == x.unsafe_buffer_pointer()  # a view, not a copy
+    assert si.host_events(jnp.asarray(base, dtype=bool)) is None
+    assert si.host_events(base * 0.5) is None  # fractional counts: the dense loop
+    assert si.host_events(np.ones((300, 40))) is None  # dense counts: the dense loop
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_in_place_count_check_is_exact(dtype):
+    """The one-reduction check of a CPU array (the maximum of its bits) refuses exactly what
+    the fused check refuses, negative subnormals included, and defers when -0.0 hides the rest."""
+    from jaxgeci import _spike_input as si
+
+    tiny = np.finfo(dtype).smallest_subnormal
+    with jax.enable_x64(True):
+        for bad, want in [
+            (np.nan, False),
+            (-np.nan, False),
+            (np.inf, False),
+            (-np.inf, False),
+            (-1.0, False),
+            (-tiny, False),
+            (tiny, True),
+            (np.finfo(dtype).max, True),
+            (-0.0, None),
+        ]:
+            x = np.zeros((30, 8), dtype)
+            x[12, 3] = bad
+            dev = jnp.asarray(x)
+            assert dev.dtype == x.dtype
+            assert si._counts_ok_in_place(dev) is want, bad
+            assert bool(si._counts_ok(dev)) is (want is not False), bad
+        assert si._counts_ok_in_place(jnp.asarray(np.zeros((3, 3), np.int32))) is True
+        assert si._counts_ok_in_place(jnp.asarray(-np.ones((3, 3), np.int32))) is False
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf, -1e-45])
+def test_bad_dense_fractional_counts_are_refused_on_device(bad):
+    """Fractional (dense-loop) counts are checked in place: same message as the event path."""
+    x = np.full((50, 4), 0.5, np.float32)
+    x[7, 2] = bad
+    x[9, 1] = -0.0  # -0.0 is a valid count; with it the in-place check defers to the fused one
+    for form in (x, jnp.asarray(x)):
+        with pytest.raises(ValueError, match="finite, non-negative counts"):
+            jg.simulate(jg.gcamp6f(), form, 1e-4)
 
 
 def test_neurons_major_input_with_time_axis(x64):
