@@ -89,6 +89,7 @@ def fit_indicator(
     gradient: str | None = None,
     isolated_weight: float = 0.0,
     loss: str = "mean",
+    unroll: int | None = None,
     checkpoint_dir=None,
     progress: bool = True,
     log=print,
@@ -120,6 +121,7 @@ def fit_indicator(
             gradient=gradient or spec.gradient,
             isolated_weight=isolated_weight,
             loss=loss,
+            unroll=unroll,
         )
         ckpt = None
         if checkpoint_dir:
@@ -281,6 +283,12 @@ def _add_fit(sub):
     )
     pf.add_argument("--segment", type=float, default=20.0, help="segment length for reverse-mode gradients (s)")
     pf.add_argument("--warmup", type=float, default=5.0, help="segment warm-up (s)")
+    pf.add_argument(
+        "--unroll",
+        type=int,
+        default=None,
+        help="scan unroll factor (default: 8, or 2 for segments); 1 compiles ~2x faster and runs gradients ~2x slower",
+    )
     pf.add_argument("--window", type=float, default=None, help="use only the first WINDOW s (development)")
     pf.add_argument("--checkpoint-dir", default=None, help="resumable checkpoints here (locked while a fit runs)")
     pf.add_argument("--float32", action="store_true", help="run in float32 (default float64)")
@@ -350,6 +358,7 @@ def _run_fit(a) -> int:
         gradient=a.gradient,
         isolated_weight=a.isolated_weight,
         loss=a.loss,
+        unroll=a.unroll,
         checkpoint_dir=a.checkpoint_dir,
         progress=_progress(a),
         log=_log,

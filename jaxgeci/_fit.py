@@ -74,6 +74,11 @@ class FitConfig:
             variance per cell profiled out (up to the cells' frame counts), so the cells
             that the model fits worst (noise-limited, or a plateau cell) weigh less.
             Training only; reported EVs are the protocol's.
+        unroll: unroll factor of the fine simulation's scan, an integer >= 1, or ``None``
+            (default): 8 for the sequential trace, 2 for the segmented one. A trade of compile
+            time against run time, with the same results up to round-off: measured on a
+            2-core CPU (GECI, accurate, 60 s at 1 ms, value_and_grad), unroll 8 compiles in
+            16 s and runs in 0.30 s, unroll 1 in 7.5 s and 0.59 s. Use 1 for short test fits.
     """
 
     dt: float = 1e-3
@@ -87,6 +92,7 @@ class FitConfig:
     gradient: str = "forward"
     isolated_weight: float = 0.0
     loss: str = "mean"
+    unroll: int | None = None
 
     def __post_init__(self):
         check_number("FitConfig.dt", self.dt, unit="s", strict=True)
@@ -103,6 +109,8 @@ class FitConfig:
             raise ValueError(f"FitConfig.loss must be one of {FIT_LOSSES}, got {self.loss!r}.")
         if self.method not in METHODS:
             raise ValueError(f"FitConfig.method must be one of {METHODS}, got {self.method!r}.")
+        if self.unroll is not None:
+            check_int("FitConfig.unroll", self.unroll, minimum=1)
 
 
 FIT_LOSSES = ("mean", "log")
@@ -117,9 +125,13 @@ def combine_cells(ev, loss: str = "mean"):
 def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
     axes = _cell_axes(sensor, cfg.per_cell)
 
+    unroll = {} if cfg.unroll is None else {"unroll": int(cfg.unroll)}
+
     def one(s, spikes):
         if exact or cfg.segment_s is None or cfg.gradient == "adjoint":
-            return unit_trace(s, spikes, batch.dt, cfg.method, adjoint=cfg.gradient == "adjoint" and not exact)
+            return unit_trace(
+                s, spikes, batch.dt, cfg.method, adjoint=cfg.gradient == "adjoint" and not exact, **unroll
+            )
         return unit_trace_segmented(
             s,
             spikes,
@@ -127,6 +139,7 @@ def _traces(sensor, batch: RecordingBatch, cfg: FitConfig, exact: bool):
             cfg.method,
             segment_steps=max(1, int(round(cfg.segment_s / batch.dt))),
             warmup_steps=int(round(cfg.warmup_s / batch.dt)),
+            **unroll,
         )
 
     return eqx.filter_vmap(one, in_axes=(axes, 0))(sensor, batch.spikes)

@@ -162,7 +162,7 @@ def test_a_second_process_on_the_same_checkpoint_gets_a_clear_error(tmp_path):
 
 def test_fit_refuses_a_corrupt_checkpoint_and_resumes_an_interrupted_commit(tmp_path, monkeypatch):
     sensor, rec = jaxgeci.s2f("GCaMP6f"), _rec()
-    kw = dict(n_steps=3, checkpoint_every=1, progress=False, config=jaxgeci.FitConfig(dt=2e-3))
+    kw = dict(n_steps=3, checkpoint_every=1, progress=False, config=jaxgeci.FitConfig(dt=2e-3, unroll=1))
     p = str(tmp_path / "fit.eqx")
     part = jaxgeci.fit([rec], sensor, ("tau_d1",), checkpoint=p, stop_after=2, **kw)
     assert len(part.loss_history) == 2

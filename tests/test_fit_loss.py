@@ -15,7 +15,7 @@ from jaxgeci._params import is_free, make_params
 from jaxgeci._projection import lag_grid
 
 
-FAST = jaxgeci.FitConfig(dt=2e-3, segment_s=None)
+FAST = jaxgeci.FitConfig(dt=2e-3, segment_s=None, unroll=1)
 
 
 def test_combine_cells_and_validation():

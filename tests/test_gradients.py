@@ -131,11 +131,12 @@ def test_loop_adjoint_equals_autodiff(x64):
     same arithmetic in another order, so round-off only, rtol 1e-9)."""
     rng = np.random.default_rng(4)
     spikes = jnp.asarray((rng.random(400) < 0.03).astype(float))
+    # unroll=1: the same arithmetic as the default 8, compiled ~7x faster (86 s -> 12 s here)
     for sensor in (jg.s2f("jGCaMP8m"), jg.AdaptiveS2F(jg.s2f("GCaMP6s"), c_half=2.0), jg.gcamp6f()):
-        target = jg.unit_trace(sensor, spikes, 1e-3) * 1.3
+        target = jg.unit_trace(sensor, spikes, 1e-3, unroll=1) * 1.3
 
         def loss(s, x, adjoint):
-            return jnp.sum((jg.unit_trace(s, x, 1e-3, adjoint=adjoint) - target) ** 2)
+            return jnp.sum((jg.unit_trace(s, x, 1e-3, adjoint=adjoint, unroll=1) - target) ** 2)
 
         auto = jax.grad(loss, argnums=(0, 1))(sensor, spikes, False)
         adj = jax.grad(loss, argnums=(0, 1))(sensor, spikes, True)

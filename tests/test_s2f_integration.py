@@ -39,6 +39,14 @@ def test_fit_recovers_an_s2f_decay():
     t = np.asarray(res.t)
     dff = np.asarray(res.dFF[:, 0]) + 0.02 * rng.standard_normal(t.size)
     rec = Recording.create(t, dff, spk, fr, indicator="jGCaMP8m", name="synthetic")
-    out = jg.fit([rec], jg.s2f("jGCaMP8m"), free=("tau_d1",), n_steps=30, progress=False, learning_rate=0.1)
+    out = jg.fit(
+        [rec],
+        jg.s2f("jGCaMP8m"),
+        free=("tau_d1",),
+        n_steps=30,
+        progress=False,
+        learning_rate=0.1,
+        config=jg.FitConfig(unroll=1),
+    )
     assert out.loss_history[-1] < 0.6 * out.loss_history[0]
     assert out.constants["tau_d1"] == pytest.approx(0.06, rel=0.1)  # measured 0.0578
