@@ -110,6 +110,7 @@ def _figure(scope, coords, spikes, res, dt, out_dir: Path, n_shown: int, rng) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import patheffects
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t = np.asarray(res.t)
@@ -135,7 +136,9 @@ def _figure(scope, coords, spikes, res, dt, out_dir: Path, n_shown: int, rng) ->
     for j, (c, r) in enumerate(zip(colors, shown)):
         ax3d.scatter(*fc[r], s=110, color=c, edgecolors="k", linewidths=1.2, depthshade=False, zorder=5)
         dz = -28 if j % 2 == 0 else 34  # labels alternately above and below: neighbours do not overlap
-        ax3d.text(fc[r][0], fc[r][1], fc[r][2] + dz, f"{r}", color=c, fontsize=9, fontweight="bold", zorder=6)
+        label = ax3d.text(fc[r][0], fc[r][1], fc[r][2] + dz, f"{r}", color=c, fontsize=9, fontweight="bold")
+        label.set_path_effects([patheffects.withStroke(linewidth=3, foreground="white")])  # legible over markers
+    ax3d.computed_zorder = False  # draw in call order: the labels (added last) stay on top of the markers
     ax3d.set_title(
         f"{scope.sensor.name} two-photon scope: focal plane at {float(scope.focus_depth) * 1e6:.0f} µm depth,\n"
         f"{scope.n} ROIs of {coords.shape[0]} neurons",
