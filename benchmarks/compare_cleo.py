@@ -25,14 +25,16 @@ Sections (``--sections``, default all):
   the Cleo kernel time of the ``kernel`` section of the same run.
 * ``inputs``: the same spikes at N = 1e4, T = 1e4 in every input form (``SpikeTrains``, dense
   numpy bool / float64, dense jax bool / float32), each timed from the call to
-  ``block_until_ready``; ratios against ``SpikeTrains`` and against the ``kernel`` section's
-  Cleo GECI at the same size.
+  ``block_until_ready``; medians, ratios against ``SpikeTrains`` and against the ``kernel``
+  section's Cleo GECI at the same size; with the read bounds (one ``np.count_nonzero`` pass over
+  each dense array) interleaved in the same run.
 * ``fullrate``: ΔF/F recorded at every step. Cleo: network + GECI + ``StateMonitor(dFF)``
   minus the network alone; jaxgeci: ``simulate(sample_every=1)``.
 
 Timing: each side runs once untimed (Cleo: a 10 ms run that generates and compiles the code;
 jaxgeci: the first call, which compiles), then ``--repeats`` timed runs, interleaved between
-the two sides; the minimum is reported. The machine load is recorded with every measurement.
+the two sides; the minimum is reported (the inputs section: the median). The machine load is
+recorded with every measurement.
 
 With ``--host-devices 2`` the kernel section also times ``jaxgeci.simulate_sharded`` with the
 neurons split over 2 XLA CPU devices (one per core; Brian2's runtime cython target uses one
@@ -232,13 +234,41 @@ def section_kernel(sizes, repeats, cleo_ok):
     return out
 
 
-def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0):
+def _spike_input_at(rev: str):
+    """``jaxgeci/_spike_input.py`` as it was at git revision ``rev``, loaded beside today's."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = subprocess.run(
+        ["git", "-C", root, "show", f"{rev}:jaxgeci/_spike_input.py"], check=True, capture_output=True, text=True
+    ).stdout
+    path = os.path.join(tempfile.mkdtemp(), "_spike_input_before.py")
+    with open(path, "w") as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location("jaxgeci._spike_input_before", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
     """The same spikes in every input form ``simulate`` takes (N = 1e4, T = 1e4 steps of
     0.1 ms, 5 Hz Poisson, GCaMP6f read every 333 steps), each timed from the call to
     ``block_until_ready`` (conversion and validation included; the dense arrays are built
-    before the timer, as a user holds them); ratios against ``SpikeTrains`` and against
-    Cleo's GECI kernel of the ``kernel`` section at the same size in this run."""
+    before the timer, as a user holds them); ratios (of medians) against ``SpikeTrains`` and
+    against Cleo's GECI kernel of the ``kernel`` section at the same size in this run.
+
+    Interleaved with them, the read bounds: ``np.count_nonzero`` over each dense array's 8-byte
+    words (one pass over its memory, nothing found or stored), and ``SpikeTrains`` -> per-step
+    event table (part of every event-loop time). With ``before`` (a git revision), each dense
+    form is also timed with that revision's input conversion (``jaxgeci/_spike_input.py``),
+    interleaved in the same run."""
     import jax.numpy as jnp
+
+    from jaxgeci import _simulate, _spike_input
 
     sensor = jaxgeci.gcamp6f()
     n_steps = int(round(dur / DT))
@@ -251,23 +281,47 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0):
         "jax bool": jnp.asarray(dense.astype(bool)),
         "jax float32": jnp.asarray(dense, dtype=jnp.float32),
     }
-    fns = {
-        k: (lambda x: lambda: C.block(jaxgeci.simulate(sensor, x, DT, sample_every=EVERY, record=("dFF",)).dFF))(v)
-        for k, v in forms.items()
+    old = _spike_input_at(before) if before else None
+
+    def timed(x, mod=None):
+        def run():
+            if mod is not None:  # the old conversion, for this call only
+                _simulate.host_events, _simulate.dense_spikes = mod.host_events, mod.dense_spikes
+            try:
+                C.block(jaxgeci.simulate(sensor, x, DT, sample_every=EVERY, record=("dFF",)).dFF)
+            finally:
+                _simulate.host_events, _simulate.dense_spikes = _spike_input.host_events, _spike_input.dense_spikes
+
+        return run
+
+    fns = {k: timed(v) for k, v in forms.items()}
+    if old is not None:
+        fns.update({f"{k} (before)": timed(v, old) for k, v in forms.items() if k != "SpikeTrains"})
+    bounds = {
+        "read numpy bool": lambda: np.count_nonzero(forms["numpy bool"].view(np.uint64)),
+        "read numpy float64": lambda: np.count_nonzero(dense.view(np.uint64)),
+        "read jax float32 (in place)": lambda: np.count_nonzero(np.from_dlpack(forms["jax float32"]).view(np.uint64)),
+        "SpikeTrains -> step table": lambda: _spike_input.step_events(trains, n_steps),
     }
-    first, times = interleaved(fns, repeats)
-    best = {k: min(v) for k, v in times.items()}
+    first, times = interleaved({**fns, **bounds}, repeats)
+    med = {k: float(np.median(v)) for k, v in times.items()}
     kern = next((r for r in kernel_rows if r["n_neurons"] == n and r["n_steps"] == n_steps), None)
     out = []
-    for k in forms:
-        r = {"form": k, "n_neurons": n, "n_steps": n_steps, "jaxgeci_s": best[k], "first_call_s": first[k]}
-        r["neuron_steps_per_s"] = n * n_steps / best[k]
-        r["time_over_spiketrains"] = best[k] / best["SpikeTrains"]
+    for k in fns:
+        r = {"form": k, "n_neurons": n, "n_steps": n_steps, "jaxgeci_s": med[k], "jaxgeci_min_s": min(times[k])}
+        if k.endswith("(before)"):
+            r["before_rev"] = before
+        r["first_call_s"] = first[k]
+        r["neuron_steps_per_s"] = n * n_steps / med[k]
+        r["time_over_spiketrains"] = med[k] / med["SpikeTrains"]
         if kern is not None and "cleo_geci_s" in kern:
-            r["speedup_vs_cleo_geci"] = kern["cleo_geci_s"] / best[k]
-            r["speedup_vs_cleo_geci_profiled"] = kern["cleo_geci_profiled_s"] / best[k]
+            r["speedup_vs_cleo_geci"] = kern["cleo_geci_s"] / med[k]
+            r["speedup_vs_cleo_geci_profiled"] = kern["cleo_geci_profiled_s"] / med[k]
         r["all_times"] = times[k]
         out.append(rec(r, section="inputs"))
+    for k in bounds:
+        r = {"bound": k, "median_s": med[k], "over_spiketrains_run": med[k] / med["SpikeTrains"]}
+        out.append(rec(r, section="inputs", all_times=times[k]))
     return out
 
 
@@ -440,6 +494,11 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-cleo", action="store_true", help="measure jaxgeci only")
     p.add_argument(
+        "--inputs-before",
+        metavar="REV",
+        help="inputs section: also time each dense form with the input conversion of git revision REV",
+    )
+    p.add_argument(
         "--host-devices",
         type=int,
         default=1,
@@ -465,7 +524,7 @@ def main(argv=None):
     if "kernel" in a.sections:
         kernel = result["kernel"] = section_kernel(a.sizes, a.repeats, cleo_ok)
     if "inputs" in a.sections:
-        result["inputs"] = section_inputs(kernel, a.repeats)
+        result["inputs"] = section_inputs(kernel, a.repeats, before=a.inputs_before)
     if "imaging" in a.sections:
         result["imaging"] = section_imaging(a.imaging_sizes, a.repeats, cleo_ok)
     if "accuracy" in a.sections:
