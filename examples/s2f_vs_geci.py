@@ -7,6 +7,10 @@ the decay: after one spike the GECI's ΔF/F halves in about 1.3 s (GCaMP6f), the
 about 0.3 s. The half-decay times are measured on the traces and written on the figure. The
 last row shows the S2F responses of jGCaMP8f/m/s (with jGCaMP7f for reference).
 
+The GECI rows use Cleo's presets on purpose (``jg.gcamp6f()``: Cleo's numbers, ΔF/F relative to
+the Ca-free brightness) to show how they differ from models fitted to recordings; for realistic
+traces use ``jg.fitted(name)`` (constants fitted to real cells, rest-relative ΔF/F).
+
 Run: ``python examples/s2f_vs_geci.py`` (writes ``out/s2f_vs_geci.png``).
 """
 

@@ -13,7 +13,9 @@
 #
 # jaxgeci re-implements the GECI and two-photon `Scope` models of Cleo's `cleo.imaging`
 # (cleosim 0.20) in JAX. This notebook runs the same experiment in both, compares the
-# numbers, and lists the Cleo quirks that jaxgeci reproduces or fixes.
+# numbers, and lists the Cleo quirks that jaxgeci reproduces or fixes. It uses Cleo's presets on
+# purpose (`jaxgeci.gcamp6f()` is exactly Cleo's GCaMP6f, ΔF/F relative to the Ca-free
+# brightness); for traces that look like recordings, use `jaxgeci.fitted(name)` instead.
 #
 # | Cleo / Brian2 | jaxgeci |
 # |---|---|
