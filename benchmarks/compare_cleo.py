@@ -151,17 +151,20 @@ def rec(d, **kw):
     return d
 
 
-def interleaved(fns: dict, repeats: int):
-    """Warm each callable once (timed separately as 'first'), then time them round-robin."""
+def interleaved(fns: dict, repeats: int, rotate: bool = False):
+    """Warm each callable once (timed separately as 'first'), then time them round-robin
+    (with ``rotate``, round ``r`` starts at the ``r``-th callable, so none always runs first)."""
     first, times = {}, {k: [] for k in fns}
     for k, f in fns.items():
         t0 = time.perf_counter()
         f()
         first[k] = time.perf_counter() - t0
-    for _ in range(repeats):
-        for k, f in fns.items():
+    keys = list(fns)
+    for r in range(repeats):
+        for i in range(len(keys)):
+            k = keys[(i + r) % len(keys)] if rotate else keys[i]
             t0 = time.perf_counter()
-            f()
+            fns[k]()
             times[k].append(time.perf_counter() - t0)
     return first, times
 
@@ -263,7 +266,8 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
 
     Interleaved with them, the read bounds: ``np.count_nonzero`` over each dense array's 8-byte
     words (one pass over its memory, nothing found or stored), and ``SpikeTrains`` -> per-step
-    event table (part of every event-loop time). With ``before`` (a git revision), each dense
+    event table (part of every event-loop time). The order rotates every round;
+    ``time_over_spiketrains_paired`` is the median of the per-round ratios. With ``before`` (a git revision), each dense
     form is also timed with that revision's input conversion (``jaxgeci/_spike_input.py``),
     interleaved in the same run."""
     import jax.numpy as jnp
@@ -303,8 +307,9 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
         "read jax float32 (in place)": lambda: np.count_nonzero(np.from_dlpack(forms["jax float32"]).view(np.uint64)),
         "SpikeTrains -> step table": lambda: _spike_input.step_events(trains, n_steps),
     }
-    first, times = interleaved({**fns, **bounds}, repeats)
+    first, times = interleaved({**fns, **bounds}, repeats, rotate=True)
     med = {k: float(np.median(v)) for k, v in times.items()}
+    st = np.asarray(times["SpikeTrains"])
     kern = next((r for r in kernel_rows if r["n_neurons"] == n and r["n_steps"] == n_steps), None)
     out = []
     for k in fns:
@@ -314,6 +319,7 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
         r["first_call_s"] = first[k]
         r["neuron_steps_per_s"] = n * n_steps / med[k]
         r["time_over_spiketrains"] = med[k] / med["SpikeTrains"]
+        r["time_over_spiketrains_paired"] = float(np.median(np.asarray(times[k]) / st))  # same round
         if kern is not None and "cleo_geci_s" in kern:
             r["speedup_vs_cleo_geci"] = kern["cleo_geci_s"] / med[k]
             r["speedup_vs_cleo_geci_profiled"] = kern["cleo_geci_profiled_s"] / med[k]
