@@ -129,12 +129,13 @@ def test_gradient_matches_finite_differences(x64):
     cfg = jaxgeci.FitConfig(unroll=1)
     params = jaxgeci.make_params(s, ["gamma"])
 
+    @jax.jit  # one compiled loss (eager evaluation dispatches op by op: several times slower)
     def f(logg):
         p = eqx.tree_at(lambda q: q.cal_model.gamma.log, params, logg)
         return batch_loss(p, batch, cfg, lags, exact=True)[0]
 
     x = params.cal_model.gamma.log
-    g = jax.grad(f)(x)
+    g = jax.jit(jax.grad(f))(x)
     h = 1e-5
     fd = (f(x + h) - f(x - h)) / (2 * h)
     # the lag argmin is piecewise constant; away from a switch the loss is smooth: FD error O(h^2)
@@ -481,11 +482,35 @@ def test_fit_rejects_bad_settings_before_running(kwargs, match):
         (dict(burn_in_s=-2.0), r"FitConfig.burn_in_s must be finite and >= 0"),
         (dict(isolated_weight=-1.0), r"FitConfig.isolated_weight must be finite and >= 0 \(dimensionless\)"),
         (dict(method="rk4"), r"FitConfig.method must be one of .*got 'rk4'"),
+        (dict(unroll=0), r"FitConfig.unroll must be an integer >= 1, got 0"),
     ],
 )
 def test_fit_config_validates(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxgeci.FitConfig(**kwargs)
+    with pytest.raises(TypeError, match=r"FitConfig.unroll must be an integer, got 1.5"):
+        jaxgeci.FitConfig(unroll=1.5)
+
+
+def test_unroll_changes_compile_not_results(x64):
+    """The scan's unroll factor changes how the loop is compiled, not what it computes: the
+    loss and its gradient with unroll 1, 3 (not a divisor of the steps) and the default agree
+    to round-off (float64, the same operations in the same order: rtol 1e-12)."""
+    s = jaxgeci.s2f("jGCaMP8m")
+    recs = _recs(s.replace(tau_d1=1.3 * float(s.tau_d1)), n=2, duration=3.0)
+    batch = jaxgeci.make_batch(recs, 2e-3)
+    lags = jnp.asarray(lag_grid(0.05, 0.005))
+    params = jaxgeci.make_params(s, ["tau_d1", "beta"])
+    tr, frozen = eqx.partition(params, is_free(params))
+    out = []
+    for unroll in (1, 3, None):
+        cfg = jaxgeci.FitConfig(dt=2e-3, unroll=unroll)
+        val, g = jax.jit(jax.value_and_grad(lambda p: make_loss(frozen, cfg, lags)(p, batch)))(tr)
+        out.append((float(val), np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(g)])))
+    for val, g in out[1:]:
+        assert val == pytest.approx(out[0][0], rel=1e-12)
+        np.testing.assert_allclose(g, out[0][1], rtol=1e-10)
+    assert np.all(np.abs(out[0][1]) > 1e-6)  # the start is off: non-trivial gradients
 
 
 @pytest.mark.parametrize(
