@@ -214,8 +214,10 @@ def select_parameter_set(path_or_doc, dataset: str | None = None, *, models=None
 
     ``models``: model families to accept (e.g. ``jaxgeci.INFERENCE_MODELS``). Where the
     selected set's family is not among them, its alternative of an accepted family is taken
-    (``"<set>/<family>"``, the one with the highest held-in ``median_ev``); a ``ValueError``
-    names the families the file holds when there is none."""
+    (``"<set>/<family>"``): of the accepted families the file holds for that set, the one with
+    the highest held-in mean EV over all the file's cells (the fits' objective, the rule by
+    which the files' families were chosen); a ``ValueError`` names the families the file holds
+    when there is none."""
     doc = load_results(path_or_doc)
     if dataset is not None and not isinstance(dataset, str):
         raise TypeError(f"dataset must be a string (a recording's dataset label), got {type(dataset).__name__}.")
@@ -235,7 +237,11 @@ def select_parameter_set(path_or_doc, dataset: str | None = None, *, models=None
             f"parameter set {name!r} is a {sets[name]['model']!r} fit and the results hold no alternative of "
             f"the families {tuple(models)!r} for it (families in the file: {have})."
         )
-    best = max(alts, key=lambda n: sets[n].get("median_ev") or float("-inf"))
+    evs = {}
+    for s in sets.values():
+        evs.setdefault(s["model"], []).extend(c["ev"] for c in s.get("cells", {}).values() if "ev" in c)
+    mean_ev = {m: sum(v) / len(v) if v else float("-inf") for m, v in evs.items()}
+    best = max(alts, key=lambda n: mean_ev[sets[n]["model"]])
     return best, sets[best]
 
 

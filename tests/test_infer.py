@@ -153,12 +153,16 @@ def test_history_dependent_sensor_is_refused_and_sets_fall_back():
     with pytest.raises(ValueError, match="TwoStateS2F.*u_half=0.4.*model='s2f'"):
         jaxgeci.infer_spikes(two, np.zeros(100), np.arange(100) / 30.0)
     # a results file whose default set is two-state: the inference takes the same dataset's
-    # S2F-family alternative with the higher held-in median EV
+    # S2F-family alternative whose family has the higher held-in mean EV over the file's cells
     doc = jaxgeci.load_results(ROOT / "fitting" / "results" / "GCaMP6f.json")
     sets = {"DS09": dict(doc["parameter_sets"]["DS09/s2f"], model="s2f-twostate")}
     sets["DS09"]["constants"] = dict(sets["DS09"]["constants"], u_half=0.4, tau_u=7.0, n_u=0.6)
-    sets["DS09/s2f"] = dict(doc["parameter_sets"]["DS09/s2f"], datasets=[], median_ev=0.80)
-    sets["DS09/s2f-adaptive"] = dict(doc["parameter_sets"]["DS09/s2f-adaptive"], datasets=[], median_ev=0.85)
+    cells = lambda ev: {
+        "a": {"ev": ev, "rho_rel": 1.0, "lag_s": 0.0},
+        "b": {"ev": ev + 0.02, "rho_rel": 1.0, "lag_s": 0.0},
+    }
+    sets["DS09/s2f"] = dict(doc["parameter_sets"]["DS09/s2f"], datasets=[], cells=cells(0.80))
+    sets["DS09/s2f-adaptive"] = dict(doc["parameter_sets"]["DS09/s2f-adaptive"], datasets=[], cells=cells(0.85))
     fake = dict(doc, default="DS09", parameter_sets=sets)
     assert jaxgeci.select_parameter_set(fake)[0] == "DS09"  # unrestricted: the default
     name, pset = jaxgeci.select_parameter_set(fake, models=jaxgeci.INFERENCE_MODELS)
