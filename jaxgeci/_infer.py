@@ -33,6 +33,7 @@ import numpy as np
 
 from ._baseline import bspline_basis, MIN_KNOT_SPACING_S
 from ._infer_kernel import frame_kernel
+from ._infer_noise import NOISE_MODELS, photon_weights
 from ._infer_readout import BATCH_READOUT, estimate_rho, latent_kernel, readout_of
 from ._sensor import Sensor
 from ._validation import check_dt, check_number
@@ -253,7 +254,9 @@ def _objective(y, Q, w, sigma, Khat, lam, x, *, n_pre, n_fft):
 def _solve_batch(Y, Q, w, sig, Khat, lam, inv_L, tol, max_iter, *, n_pre, n_bins, n_fft):
     """:func:`_solve_one` over the ROIs (rows of ``Y``), one compile per shape."""
     one = functools.partial(_solve_one, n_pre=n_pre, n_bins=n_bins, n_fft=n_fft, max_iter=max_iter, tol=tol)
-    return jax.vmap(one, in_axes=(0, None, None, 0, None, 0, 0))(Y, Q, w, sig, Khat, lam, inv_L)
+    # Q: one baseline basis for all ROIs (frames, knots), or per ROI (rois, frames, knots)
+    q_axis = 0 if Q.ndim == 3 else None
+    return jax.vmap(one, in_axes=(0, q_axis, 0, 0, None, 0, 0))(Y, Q, w, sig, Khat, lam, inv_L)
 
 
 def infer_spikes(
@@ -273,6 +276,7 @@ def infer_spikes(
     overlap_s: float = 30.0,
     max_iter: int = 3000,
     tol: float = 1e-2,
+    noise: str = "gaussian",
 ) -> SpikeInference:
     """Infer spike rates from ΔF/F by MAP deconvolution through ``sensor`` (module docstring).
 
@@ -310,6 +314,12 @@ def infer_spikes(
         max_iter: solver iteration limit per ROI (and chunk); ``n_iter`` reports the most used.
         tol: convergence tolerance: the root-mean-square proximal-gradient mapping (the
             optimality residual, 0 at the optimum) relative to the penalty ``lam``.
+        noise: the likelihood. ``"gaussian"`` (default): white noise of std ``noise_std``.
+            ``"photon"``: the Gaussian surrogate of two-photon (Poisson–Gaussian) noise, whose
+            variance grows linearly with the signal; its two coefficients are estimated per
+            ROI from a first Gaussian solution, and the problem is solved again with each
+            frame weighted by its inverse variance (``jaxgeci._infer_noise``; about twice the
+            time; ``rho_rel`` is kept from the first solution).
 
     Returns:
         :class:`SpikeInference`; ``rate`` (spikes/s) has the shape of ``dff``.
@@ -334,6 +344,8 @@ def infer_spikes(
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter!r}.")
     check_number("tol", tol, unit="1", strict=True)
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"noise must be one of {NOISE_MODELS}, got {noise!r}.")
     if readout not in ("auto", "linear", "sigmoid"):
         raise ValueError(f"readout must be 'auto', 'linear' or 'sigmoid', got {readout!r}.")
     if readout == "auto":
@@ -385,31 +397,39 @@ def infer_spikes(
     for k, (a, (lo, hi)) in enumerate(zip(starts, owners)):  # equal-length chunks: one compile
         seg = slice(a, a + L)
         Q, _ = np.linalg.qr(bspline_basis(t[seg], t[a], t[a + L - 1], min_knot_spacing_s))
-        s, conv, it, dn = _solve_batch(
-            f(Y[:, seg]), f(Q), f(np.ones(L)), f(sig), jnp.asarray(Khat), f(lam), f(inv_L), float(tol), int(max_iter),
-            n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
-        )  # fmt: skip
-        if base_sensor is not None:
-            args = (
-                f(Y[:, seg]),
-                f(Q),
-                f(np.ones(L)),
-                f(sig),
-                jnp.asarray(Kc_hat),
-                jnp.asarray(Kc2_hat),
-                float(penalty),
-            )
-            if rho_rel is None:
-                rho_k, s = estimate_rho(
+
+        def solve(Q, W, estimate):
+            s, conv, it, dn = _solve_batch(
+                f(Y[:, seg]), f(Q), f(W), f(sig), jnp.asarray(Khat), f(lam), f(inv_L), float(tol), int(max_iter),
+                n_pre=n_pre, n_bins=n_bins, n_fft=n_fft,
+            )  # fmt: skip
+            if base_sensor is None:
+                return s, conv, np.asarray(it), dn
+            args = (f(Y[:, seg]), f(Q), f(W), f(sig), jnp.asarray(Kc_hat), jnp.asarray(Kc2_hat), float(penalty))
+            if estimate:
+                rho_out[:, k], s = estimate_rho(
                     args, s, base_sensor, float(tol), min(int(max_iter), 300), n_pre=n_pre, n_fft=n_fft
                 )
-                rho_out[:, k] = rho_k
             s, conv, it2, dn, _ = BATCH_READOUT(
                 *args, f(s), base_sensor, f(rho_out[:, k]), float(tol), int(max_iter), n_pre=n_pre, n_fft=n_fft
             )
-            it = np.asarray(it) + np.asarray(it2)
+            return s, conv, np.asarray(it) + np.asarray(it2), dn
+
+        W = np.ones((R, L))
+        s, conv, it, dn = solve(Q, W, rho_rel is None)
+        if noise == "photon":
+            conv = np.asarray(conv, dtype=np.float64)
+            W = photon_weights((Y[:, seg] - conv) - (Y[:, seg] - conv) @ Q @ Q.T, conv)
+            # the weighted problem's baseline space: an orthonormal basis of W Q per ROI, so
+            # the residual w (y - model - Q c) is profiled over c exactly (weighted least squares)
+            Q = np.linalg.qr(W[:, :, None] * Q[None])[0]
+            s, conv, it2, dn = solve(Q, W, False)
+            it = it + it2
         conv = np.asarray(conv, dtype=np.float64)
-        b = (Y[:, seg] - conv) @ Q @ Q.T
+        if Q.ndim == 3:
+            b = np.einsum("rlm,rm->rl", Q, np.einsum("rlm,rl->rm", Q, W * (Y[:, seg] - conv))) / W
+        else:
+            b = (Y[:, seg] - conv) @ Q @ Q.T
         keep = slice(lo - a, hi - a)
         rate[:, lo:hi] = np.asarray(s)[:, n_pre:][:, keep] / period
         model[:, lo:hi] = (conv + b)[:, keep]

@@ -112,16 +112,18 @@ def solve_readout(y, Q, w, sigma, Khat, K2hat, z_pen, x0, base_sensor, rho, tol,
     return x, pred(x), k, done, total(x, local_lam(x))
 
 
-def batch_readout(Y, Q, w, sig, Khat, K2hat, z_pen, X0, base_sensor, rho, tol, max_iter, *, n_pre, n_fft):
-    """:func:`solve_readout` over the ROIs (rows of ``Y``; ``sig``, ``X0`` and ``rho`` per ROI),
-    ``vmap``-ed. Returns ``(s, fit, iterations, converged, objective)``."""
+def batch_readout(Y, Q, W, sig, Khat, K2hat, z_pen, X0, base_sensor, rho, tol, max_iter, *, n_pre, n_fft):
+    """:func:`solve_readout` over the ROIs (rows of ``Y``; the residual weights ``W``, ``sig``,
+    ``X0`` and ``rho`` per ROI; the baseline basis ``Q`` shared or per ROI), ``vmap``-ed.
+    Returns ``(s, fit, iterations, converged, objective)``."""
 
-    def one(y, s, x0, r):
+    def one(y, q, w, s, x0, r):
         return solve_readout(
-            y, Q, w, s, Khat, K2hat, z_pen, x0, base_sensor, r, tol, max_iter, n_pre=n_pre, n_fft=n_fft
+            y, q, w, s, Khat, K2hat, z_pen, x0, base_sensor, r, tol, max_iter, n_pre=n_pre, n_fft=n_fft
         )
 
-    return jax.vmap(one)(Y, sig, X0, rho)
+    # Q: one baseline basis for all ROIs (frames, knots), or per ROI (rois, frames, knots)
+    return jax.vmap(one, in_axes=(0, 0 if Q.ndim == 3 else None, 0, 0, 0, 0))(Y, Q, W, sig, X0, rho)
 
 
 BATCH_READOUT = jax.jit(batch_readout, static_argnames=("n_pre", "n_fft"))

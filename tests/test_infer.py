@@ -271,3 +271,62 @@ def test_amplitude_is_estimated_under_the_sigmoid_readout(x64):
     assert abs(res.n_spikes - n_true) < 0.3 * n_true
     fixed = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames, rho_rel=1.0)
     assert fixed.n_spikes > 1.5 * n_true  # the mismatch the estimate removes
+
+
+def test_photon_variance_recovers_the_noise_model():
+    from jaxgeci._infer_noise import photon_variance, photon_weights
+
+    rng = np.random.default_rng(0)
+    signal = (2.0 * np.abs(np.sin(np.linspace(0.0, 60.0, 40_000))))[None]  # ΔF/F 0..2
+    a, b = 1e-3, 4e-3  # rest variance (ΔF/F^2) and shot-noise variance per unit ΔF/F
+    resid = rng.standard_normal(signal.shape) * np.sqrt(a + b * signal)
+    ah, bh = photon_variance(resid, signal)
+    # least squares of 40 000 half squared differences (each ~chi^2_1-like, relative sd ~1.4):
+    # standard errors ~1.5 % of a and ~2 % of b, so 8 % is > 4 standard errors
+    assert ah[0] == pytest.approx(a, rel=0.08) and bh[0] == pytest.approx(b, rel=0.08)
+    w = photon_weights(resid, signal)
+    rest = signal[0] == signal[0].min()
+    assert np.all(w <= 1.0) and np.allclose(w[0, rest], 1.0)
+    # at the peak (ΔF/F 2) the variance is 9x the rest's: weight 1/3
+    assert w[0, np.argmax(signal[0])] == pytest.approx(1.0 / 3.0, rel=0.1)
+    # white noise: no slope, so uniform weights (the Gaussian likelihood)
+    ah, bh = photon_variance(rng.standard_normal(signal.shape) * 0.03, signal)
+    assert bh[0] < 0.05 * ah[0]
+
+
+def test_photon_likelihood_weighs_bright_frames_less(x64):
+    """Shot noise that grows with the signal (std 0.004 at rest, 0.02 at a 2-spike peak): the
+    photon likelihood finds the same spikes with fewer noise-driven ones at the bright
+    frames, and on white noise it is the Gaussian solution (weights ~1)."""
+    sensor = _linear_sensor()
+    events, spikes = _spikes(seed=5)
+    t, clean = _record(sensor, spikes, int(40.0 * RATE_HZ), noise=0.0)
+    rng = np.random.default_rng(2)
+    sig = 0.004 * np.sqrt(1.0 + 40.0 * np.maximum(clean - 0.1 - 0.002 * t, 0.0))
+    dff = clean + sig * rng.standard_normal(t.size)
+    kw = dict(readout="linear", noise_std=0.004)
+    gauss = jaxgeci.infer_spikes(sensor, dff, t, **kw)
+    photon = jaxgeci.infer_spikes(sensor, dff, t, noise="photon", **kw)
+    assert photon.converged and gauss.converged
+    err = {}
+    for name, res in (("gauss", gauss), ("photon", photon)):
+        counts = res.rate * res.frame_period_s
+        near = np.zeros(t.size, bool)
+        for tk, _ in events:
+            j = int(np.argmin(np.abs(t - tk)))
+            near[j - 1 : j + 3] = True
+        err[name] = counts[~near].sum()  # spikes put where there are none
+        assert abs(res.n_spikes - len(spikes)) < 0.15 * len(spikes)
+    # the Gaussian likelihood under-weights the rest noise relative to the bright frames'
+    # and fits the bright frames' noise with spikes; the photon one does not
+    assert err["photon"] < 0.5 * err["gauss"], err
+    white = jaxgeci.infer_spikes(sensor, clean + 0.01 * rng.standard_normal(t.size), t, **dict(kw, noise_std=0.01))
+    white_ph = jaxgeci.infer_spikes(
+        sensor, clean + 0.01 * rng.standard_normal(t.size), t, noise="photon", **dict(kw, noise_std=0.01)
+    )
+    assert abs(white_ph.n_spikes - white.n_spikes) < 0.1 * len(spikes)
+
+
+def test_noise_option_is_checked():
+    with pytest.raises(ValueError, match=r"noise must be one of \('gaussian', 'photon'\), got 'poisson'"):
+        jaxgeci.infer_spikes("jGCaMP8s", np.zeros(100) + 0.01 * np.arange(100), np.arange(100) / 30.0, noise="poisson")
