@@ -20,6 +20,14 @@ import sys
 import zlib
 
 
+JITTER_COLUMNS = 16
+"""Monte Carlo runs of the sensor with jittered spike weights used to calibrate the amplitude CV."""
+JITTER_CV = 0.5
+"""Per-spike gain CV of those runs (dimensionless); the variance is rescaled to CV 1."""
+JITTER_KEY = 20_231
+"""Fixed PRNG seed of those runs (the calibration does not depend on ``--seed``)."""
+
+
 def add_parser(subparsers):
     """Register the ``synthesize`` subcommand (``python -m fitting synthesize --help``)."""
     from .cli import add_command
@@ -95,29 +103,58 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
     key = draw_key(seed, rec.name)
     n_sp = rec.spike_times.size
     t_sample = np.clip(t - lag, 0.0, None)
-    unit = _traces(sensor, rec.spike_times, np.ones((n_sp, 1)), t_sample, dt)[:, 0]
+    # column 0: the prediction; columns 1..: JITTER_COLUMNS Monte Carlo runs with per-spike gains of
+    # CV JITTER_CV from a fixed key (not the seed: the calibration is the same for every seed), whose
+    # spread around the prediction is the jitter variance the likelihood calibration needs
+    mc_gains = jaxgeci.spike_amplitudes(jax.random.key(JITTER_KEY), n_sp * JITTER_COLUMNS, JITTER_CV)
+    w0 = np.concatenate([np.ones((n_sp, 1)), np.asarray(mc_gains).reshape(n_sp, JITTER_COLUMNS)], axis=1)
+    cols = _traces(sensor, rec.spike_times, w0, t_sample, dt)
+    unit = cols[:, 0]
+    jitter_var = rho**2 * np.mean((cols[:, 1:] - unit[:, None]) ** 2, axis=1) / JITTER_CV**2
     clean = rho * unit + baseline
     n1 = first.n_frames
-    overlap = jaxgeci.spike_overlap(first.spike_times, first.t_frames)
     cal = jaxgeci.calibrate_measurement(
-        first.dff, clean[:n1], first.t_frames, f_raw=first.f_raw, f_neuropil=first.f_neuropil, overlap=overlap
+        first.dff,
+        clean[:n1],
+        first.t_frames,
+        f_raw=first.f_raw,
+        f_neuropil=first.f_neuropil,
+        jitter_var=jitter_var[:n1],
     )
+    # recordings with raw ROI and neuropil traces and a stated ΔF/F definition: draws are made on the
+    # raw fluorescence (bleaching, neuropil, photon noise) and turned into ΔF/F the recording's way
+    raw = None
+    if first.f_raw is not None and first.f_neuropil is not None:
+        how = jaxgeci.parse_dff_provenance(rec.metadata.get("dff_provenance", ""))
+        if how is not None:
+            raw = jaxgeci.calibrate_raw(
+                first.f_raw, first.f_neuropil, first.dff, first.t_frames, cal, neuropil_factor=how[0], percentile=how[1]
+            )
     keys = [jax.random.fold_in(key, k) for k in range(draws)]
-    # per draw: its own amplitude CV (the calibration's uncertainty), then per-spike gains
+    # per draw: its own amplitude CV (the calibration's bootstrap uncertainty), then per-spike gains
     cvs = [
-        min(cal.amplitude_cv * float(np.exp(cal.amplitude_cv_sd * jax.random.normal(jax.random.fold_in(k, 2)))), 1.0)
+        min(cal.amplitude_cv * float(np.exp(cal.amplitude_cv_sd * jax.random.normal(jax.random.fold_in(k, 2)))), 2.0)
         for k in keys
     ]
     gains = jaxgeci.spike_amplitudes
     w = np.stack([np.asarray(gains(jax.random.fold_in(k, 0), n_sp, c)) for k, c in zip(keys, cvs)], axis=1)
     jit = _traces(sensor, rec.spike_times, w.reshape(n_sp, draws), t_sample, dt)
-    draw = jaxgeci.synthesize_dff
-    out = np.stack(
-        [
-            np.asarray(draw(jax.random.fold_in(k, 1), cal, rho * jit[:, i], t_frames=t, baseline=baseline))
+    extra = {}
+    if raw is None:
+        draw = jaxgeci.synthesize_dff
+        out = np.stack(
+            [
+                np.asarray(draw(jax.random.fold_in(k, 1), cal, rho * jit[:, i], t_frames=t, baseline=baseline))
+                for i, k in enumerate(keys)
+            ]
+        )
+    else:
+        fl = [
+            jaxgeci.synthesize_raw(jax.random.fold_in(k, 1), cal, raw, rho * jit[:, i], t_frames=t, baseline=baseline)
             for i, k in enumerate(keys)
         ]
-    )
+        out = np.stack([np.asarray(f[2]) for f in fl])
+        extra = {"f_raw": np.asarray(fl[0][0]), "f_neuropil": np.asarray(fl[0][1])}  # draw 0's
     params = {
         "parameter_set": set_name,
         "model": pset["model"],
@@ -129,9 +166,10 @@ def synthesize_recording(doc, rec, *, seed=0, draws=1, dt=1e-3):
         "seed": int(seed),
         "draws": int(draws),
         "measurement": cal.to_dict(),
+        "raw_fluorescence": None if raw is None else raw.to_dict(),
         "first_half_ev": float(fit["ev"]),
     }
-    return {"dff_draws": out, "dff_clean": clean}, params
+    return {"dff_draws": out, "dff_clean": clean, **extra}, params
 
 
 def _plot(path, rec, arrays, params):
@@ -180,6 +218,7 @@ def synthesize_files(params_path, files, save_dir, *, seed=0, draws=1, dt=1e-3, 
             spike_times=rec.spike_times,
             dff_draws=arrays["dff_draws"],
             dff_clean=arrays["dff_clean"],
+            **{k: arrays[k] for k in ("f_raw", "f_neuropil") if k in arrays},
             **{k: np.asarray(v) for k, v in meta.items()},
         )
         with open(stem + ".json", "w") as f:

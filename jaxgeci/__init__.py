@@ -96,7 +96,9 @@ from ._targeting import (
 # isort: split
 # Measurement: photons, noise, neuropil, bleaching, drift, calibration
 from ._calibrate import (
+    bootstrap_amplitude_cv as bootstrap_amplitude_cv,
     calibrate_measurement as calibrate_measurement,
+    fit_amplitude_cv as fit_amplitude_cv,
     MeasurementCalibration as MeasurementCalibration,
     spike_overlap as spike_overlap,
     synthesize_dff as synthesize_dff,
@@ -123,6 +125,12 @@ from ._noise import (
     photon_sample as photon_sample,
     PhotonGaussianNoise as PhotonGaussianNoise,
     PhotonNoise as PhotonNoise,
+)
+from ._raw_twin import (
+    calibrate_raw as calibrate_raw,
+    parse_dff_provenance as parse_dff_provenance,
+    RawCalibration as RawCalibration,
+    synthesize_raw as synthesize_raw,
 )
 
 

@@ -12,9 +12,11 @@ import dataclasses
 import itertools
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from ._measurement import ar1, ou_drift, running_percentile
 from ._noise import CleoGaussianNoise, NAOMI_GAIN_MEAN, NAOMI_GAIN_VAR, PhotonNoise
@@ -32,8 +34,9 @@ class MeasurementCalibration:
         photons: resting detected photons per frame (photons): ``ENF / v1`` with ``v1`` the
             slope of the frame-to-frame noise variance against ``1 + model``.
         white_sigma: extra signal-independent white noise std (neuropil and read noise).
-        amplitude_cv: spike-amplitude jitter (coefficient of variation) from the growth of the
-            slow residual variance with ``model²``.
+        amplitude_cv: per-spike amplitude jitter (coefficient of variation, dimensionless): the
+            likelihood estimate with ``jitter_var``, else from the growth of the residual
+            variance with ``model²``.
         drift_sigma: stationary std of the slow (OU) drift.
         drift_tau: its correlation time (s).
         neuropil_ratio: median ``f_neuropil / f_raw`` (``nan`` without those arrays).
@@ -47,6 +50,9 @@ class MeasurementCalibration:
             ``offset_sd·z`` (one ``z ~ N(0, 1)`` each per draw): the error of extrapolating the
             calibration to new frames. ``amplitude_cv_sd``: the same for the log amplitude
             CV (estimates below 0.05 count as 0.05); a draw's CV is ``amplitude_cv exp(sd z)``.
+            ``drift_sigma_sd``: the same for the log drift std (a draw's drift std is
+            ``drift_sigma exp(sd z)``). With ``jitter_var`` (see :func:`calibrate_measurement`)
+            both CV and drift spreads are at least their block-bootstrap sampling spreads.
     """
 
     photons: float
@@ -61,9 +67,14 @@ class MeasurementCalibration:
     gain_sd: float = 0.0
     offset_sd: float = 0.0
     amplitude_cv_sd: float = 0.0
+    drift_sigma_sd: float = 0.0
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
+
+
+MAX_AMPLITUDE_CV = 2.0
+"""Upper bound of the likelihood estimate of the per-spike amplitude CV (dimensionless)."""
 
 
 def _nnls(a, b):
@@ -108,8 +119,146 @@ def _amplitude_cv(r, m, ov, v1):
     return float(np.clip(math.sqrt(max(excess, 0.0) / denom), 0.0, 1.0)) if denom > 0 else 0.0
 
 
+def _variogram_ou(x, sel, fr):
+    """``(sigma², T)`` of the OU variogram ``sigma² (1 - exp(-lag/T))`` fitted (relative least
+    squares, T on a log grid 0.5-120 s) to ``½ mean (x[i+L] - x[i])²`` over pairs of selected
+    frames at lags of 2, 4, ..., 64 s shorter than 40 % of the trace (fr: frame rate, Hz);
+    ``(nan, 0)`` with fewer than 2 lags."""
+    lags, gam = [], []
+    for lag_s in (2.0, 4.0, 8.0, 16.0, 32.0, 64.0):
+        n = round(lag_s * fr)
+        if n >= 0.4 * x.size:
+            break
+        ok = sel[n:] & sel[:-n]
+        if ok.sum() > 20:
+            lags.append(lag_s)
+            gam.append(0.5 * float(np.mean((x[n:][ok] - x[:-n][ok]) ** 2)))
+    if len(lags) < 2:
+        return float("nan"), 0.0
+    lags, gam = np.array(lags), np.maximum(np.array(gam), 1e-24)
+    best = (np.inf, float("nan"), 0.0)
+    for big_t in np.geomspace(0.5, 120.0, 60):
+        f = (1.0 - np.exp(-lags / big_t)) / gam
+        s2 = float(np.sum(f) / np.sum(f * f))
+        err = float(np.sum((s2 * f - 1.0) ** 2))
+        if err < best[0]:
+            best = (err, s2, float(big_t))
+    return best[1], best[2]
+
+
+def _bootstrap_log_std_sd(x, sel, t, *, block_s=10.0, n_boot=32, seed=0):
+    """Std over Bayesian block-bootstrap replicates (as :func:`bootstrap_amplitude_cv`) of the log
+    of the weighted std of ``x`` over the frames ``sel``."""
+    block = np.floor((t - t[0]) / float(block_s)).astype(int)
+    wb = np.random.default_rng(seed).gamma(1.0, 1.0, (n_boot, int(block.max()) + 1))[:, block] * sel
+    mu = (wb @ x) / wb.sum(axis=1)
+    var = (wb @ (x * x)) / wb.sum(axis=1) - mu * mu
+    return float(np.std(0.5 * np.log(np.maximum(var, 1e-24))))
+
+
+def fit_amplitude_cv(
+    residual, white_var, jitter_var, *, covariate=None, weights=None, steps: int = 400, learning_rate=0.05
+):
+    """Maximum-likelihood per-spike amplitude CV under the Gaussian surrogate, batched over leading axes.
+
+    Each frame's residual ``dff - model`` is modelled as ``N(mu + beta covariate, white_var +
+    slow_var + cv² jitter_var)``: a mean misfit (``covariate``, e.g. the model above rest, so a
+    gain error is not taken for variance); the white (shot and read) noise variance, known from
+    the frame differences; a constant slow (drift) variance; and the per-spike gain term, whose
+    variance per unit CV² is ``jitter_var`` (from simulating the sensor with jittered spike
+    weights, so the sensor's nonlinearity and the spikes' overlap are included). The frames enter
+    as independent: a composite likelihood, whose maximum is consistent but whose curvature is not
+    the uncertainty (see :func:`bootstrap_amplitude_cv`). ``mu``, ``beta``, ``log slow_var`` and
+    ``log cv²`` are fitted with Optax's Adam (``steps`` steps of ``learning_rate``, in log units
+    for the variances); ``weights`` weight each frame's log density.
+
+    Args:
+        residual: ``dff - model`` (ΔF/F), ``(..., T)``.
+        white_var: white noise variance per frame ((ΔF/F)²), ``(..., T)``.
+        jitter_var: prediction variance per frame for a per-spike gain CV of 1 ((ΔF/F)²), ``(..., T)``.
+        covariate: regressor of the residual's mean (ΔF/F), ``(..., T)``; default none.
+        weights: non-negative frame weights (dimensionless), ``(..., T)``; default 1.
+
+    Returns:
+        ``(cv, slow_var, mu)`` (dimensionless, (ΔF/F)², ΔF/F), each of shape ``(...)``.
+    """
+    r = jnp.asarray(residual, dtype=float)
+    wv = jnp.broadcast_to(jnp.asarray(white_var, dtype=float), r.shape)
+    jv = jnp.broadcast_to(jnp.asarray(jitter_var, dtype=float), r.shape)
+    w = jnp.ones_like(r) if weights is None else jnp.broadcast_to(jnp.asarray(weights, dtype=float), r.shape)
+    x = jnp.zeros_like(r) if covariate is None else jnp.broadcast_to(jnp.asarray(covariate, dtype=float), r.shape)
+    if r.ndim == 0 or r.shape[-1] < 10:
+        raise ValueError(f"residual must have at least 10 frames on its last axis, got shape {r.shape}.")
+    if r.ndim > 1:
+        fit = lambda a, b, c, d, e: fit_amplitude_cv(a, b, c, covariate=d, weights=e, steps=steps,
+                                                     learning_rate=learning_rate)  # fmt: skip
+        return jax.vmap(fit)(r, wv, jv, x, w)
+    return _fit_cv_one(r, wv, jv, x, w, steps, learning_rate)
+
+
+@eqx.filter_jit
+def _fit_cv_one(r, wv, jv, x, w, steps, learning_rate):
+    w = w / jnp.sum(w)
+    scale = jnp.sqrt(jnp.sum(w * r * r)) + 1e-12
+    xs = x / (jnp.sqrt(jnp.sum(w * x * x)) + 1e-12)  # the mean's parameters in units of scale
+
+    def nll(p):
+        var = wv + jnp.exp(p[1]) + jnp.exp(p[2]) * jv
+        z = r - (p[0] + p[3] * xs) * scale
+        return 0.5 * jnp.sum(w * (z * z / var + jnp.log(var)))
+
+    p0 = jnp.array([0.0, jnp.log(0.1 * scale**2), jnp.log(0.1), 0.0])
+    opt = optax.adam(learning_rate)
+
+    def body(_, carry):
+        p, state = carry
+        g = jax.grad(nll)(p)
+        upd, state = opt.update(g, state, p)
+        return optax.apply_updates(p, upd), state
+
+    p, _ = jax.lax.fori_loop(0, steps, body, (p0, opt.init(p0)))
+    return jnp.exp(0.5 * p[2]), jnp.exp(p[1]), p[0] * scale
+
+
+def bootstrap_amplitude_cv(
+    residual, white_var, jitter_var, t_frames, *, covariate=None, block_s=10.0, n_boot=32, seed=0
+):
+    """Amplitude CV by likelihood and its sampling spread by a Bayesian block bootstrap.
+
+    The frames are cut into blocks of ``block_s`` (s; longer than an event, so the residual's
+    correlation stays within blocks); each of ``n_boot`` replicates weights the blocks by
+    Dirichlet(1, ..., 1) draws (Rubin's Bayesian bootstrap, NumPy ``default_rng(seed)``:
+    deterministic) and refits :func:`fit_amplitude_cv`, all replicates in one batch.
+    ``residual``, ``white_var``, ``jitter_var``, ``covariate``: as in :func:`fit_amplitude_cv`,
+    ``(T,)``; ``t_frames``: frame times (s), ``(T,)``.
+
+    Returns:
+        ``(cv, cv_boot)``: the unweighted estimate (dimensionless) and the replicates ``(n_boot,)``.
+    """
+    t = np.asarray(t_frames, float)
+    block = np.floor((t - t[0]) / float(block_s)).astype(int)
+    nb = int(block.max()) + 1
+    rng = np.random.default_rng(seed)
+    wb = rng.gamma(1.0, 1.0, (n_boot, nb))
+    w = np.concatenate([np.ones((1, t.size)), wb[:, block]], axis=0)
+    args = [np.broadcast_to(np.asarray(a, float), w.shape) for a in (residual, white_var, jitter_var)]
+    x = None if covariate is None else np.broadcast_to(np.asarray(covariate, float), w.shape)
+    cv, _, _ = fit_amplitude_cv(*args, covariate=x, weights=w)
+    cv = np.asarray(cv)
+    return float(cv[0]), cv[1:]
+
+
 def calibrate_measurement(
-    dff, model, t_frames, *, f_raw=None, f_neuropil=None, overlap=None, slow_s: float = 1.0, n_bins: int = 12
+    dff,
+    model,
+    t_frames,
+    *,
+    f_raw=None,
+    f_neuropil=None,
+    overlap=None,
+    jitter_var=None,
+    slow_s: float = 1.0,
+    n_bins: int = 12,
 ) -> MeasurementCalibration:
     """Estimate the measurement parameters of one recording (see :class:`MeasurementCalibration`).
 
@@ -120,6 +269,11 @@ def calibrate_measurement(
         f_raw, f_neuropil: raw ROI and neuropil fluorescence (optional), ``(T,)``.
         overlap: per frame ``Σk_i² / (Σk_i)²`` of the spikes' kernels (:func:`spike_overlap`),
             which converts event-level amplitude variance to per-spike CV (default 1).
+        jitter_var: per frame, the variance of the prediction under per-spike gains of CV 1
+            ((ΔF/F)², ``(T,)``; e.g. from simulating the sensor with jittered spike weights). When
+            given, ``amplitude_cv`` is the likelihood estimate (:func:`bootstrap_amplitude_cv`)
+            and ``amplitude_cv_sd`` its block-bootstrap spread (std of log CV, CVs below 0.05
+            counted as 0.05); otherwise the moment estimator and the two halves' difference.
         slow_s: the fast/slow split of the residual (s): a box filter of this length.
         n_bins: quantile bins of ``model`` for the mean–variance fits.
     """
@@ -153,6 +307,11 @@ def calibrate_measurement(
     xs = slow[::step][rest[::step]] if rest[::step].sum() > 10 else slow[::step]
     rho = float(np.corrcoef(xs[:-1], xs[1:])[0, 1]) if xs.size > 3 else 0.0
     tau = float(np.clip(-(step / fr) / math.log(min(max(rho, 1e-3), 0.999)), 0.5, 120.0))
+    # slower components: the OU variogram sigma² (1 - exp(-lag/T)) fitted at lags 2-64 s (rest
+    # pairs); where it finds T > 2 s, its T and sill replace the lag-0.5 s estimate
+    sill, t_long = _variogram_ou(slow, rest, fr)
+    if t_long > 2.0:
+        tau, drift_var = t_long, max(drift_var, sill)
     drift_sigma = math.sqrt(max(drift_var, 0.0))
     ratio, bleach = float("nan"), 0.0
     if f_raw is not None and f_neuropil is not None:
@@ -177,13 +336,35 @@ def calibrate_measurement(
         offsets.append(b)
     gain_sd = abs(math.log(max(gains[0], 1e-6) / max(gains[1], 1e-6))) / math.sqrt(2.0) if min(gains) > 0 else 0.0
     offset_sd = abs(offsets[0] - offsets[1]) / math.sqrt(2.0)
-    cvs = [_amplitude_cv(r[sl], m[sl], ov[sl], v1) for sl in halves]
-    cv_sd = abs(math.log(max(cvs[0], 0.05) / max(cvs[1], 0.05))) / math.sqrt(2.0)
+    ds = [max(float(np.std(slow[sl][rest[sl]])), 1e-12) if rest[sl].sum() > 10 else drift_sigma for sl in halves]
+    drift_sigma_sd = abs(math.log(max(ds[0], 1e-12) / max(ds[1], 1e-12))) / math.sqrt(2.0)
+    if jitter_var is not None:  # as for the CV: at least the drift std's block-bootstrap spread
+        drift_sigma_sd = max(drift_sigma_sd, _bootstrap_log_std_sd(slow, rest, t))
+    if jitter_var is None:
+        cvs = [_amplitude_cv(r[sl], m[sl], ov[sl], v1) for sl in halves]
+        cv_sd = abs(math.log(max(cvs[0], 0.05) / max(cvs[1], 0.05))) / math.sqrt(2.0)
+    else:
+        jv = np.asarray(jitter_var, dtype=np.float64)
+        if jv.shape != y.shape or not np.all(np.isfinite(jv)) or np.any(jv < 0):
+            raise ValueError(f"jitter_var must be finite, >= 0 ((ΔF/F)²) and of shape {y.shape}, got {jv.shape}.")
+        x = m - np.median(m[rest])  # a residual gain error goes to the mean, not to the variance
+        amplitude_cv, boot = bootstrap_amplitude_cv(r, v0 + v1 * (1.0 + m), jv, t, covariate=x)
+        amplitude_cv = min(amplitude_cv, MAX_AMPLITUDE_CV)
+        # the extrapolation error of the CV: the larger of its sampling spread (bootstrap) and the
+        # change between the two halves of the calibration frames (one batched fit of both halves)
+        w = np.zeros((2, y.size))
+        w[0, :h], w[1, h:] = 1.0, 1.0
+        cvh = np.asarray(fit_amplitude_cv(*(np.broadcast_to(a, w.shape) for a in (r, v0 + v1 * (1.0 + m), jv)),
+                                          covariate=np.broadcast_to(x, w.shape), weights=w)[0])  # fmt: skip
+        cvh = np.clip(cvh, 0.05, MAX_AMPLITUDE_CV)
+        sd_halves = abs(math.log(cvh[0] / cvh[1])) / math.sqrt(2.0)
+        cv_sd = max(float(np.std(np.log(np.clip(boot, 0.05, MAX_AMPLITUDE_CV)))), sd_halves)
     return MeasurementCalibration(
         noise_level_sd=float(noise_level_sd),
         gain_sd=float(min(gain_sd, 1.0)),
         offset_sd=float(offset_sd),
         amplitude_cv_sd=float(min(cv_sd, 1.5)),
+        drift_sigma_sd=float(min(drift_sigma_sd, 1.5)),
         photons=float(photons),
         white_sigma=math.sqrt(max(v0, 0.0)),
         amplitude_cv=amplitude_cv,
@@ -222,7 +403,20 @@ def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames
     ``baseline + offset + gain * clean_jittered + drift`` with exact photon noise at
     ``cal.photons`` and white noise of ``cal.white_sigma``, both scaled by a per-draw noise
     level. Keys: ``fold_in(key, 0)`` drift, ``1`` photons, ``2`` white noise, ``3`` the draw's
-    gain, offset and noise level.
+    gain, offset and noise level, ``4`` its drift std.
+    """
+    mean, level = draw_mean(key, cal, clean_jittered, t_frames=t_frames, baseline=baseline)
+    shot = PhotonNoise(cal.photons / level**2, read_sigma=0.0, dark_counts=0.0)
+    y = shot.sample(jax.random.fold_in(key, 1), mean)
+    return CleoGaussianNoise(cal.white_sigma * level).sample(jax.random.fold_in(key, 2), y)
+
+
+def draw_mean(key, cal: MeasurementCalibration, clean_jittered, *, t_frames, baseline=0.0):
+    """The noise-free part of a draw of :func:`synthesize_dff` and its noise level.
+
+    Returns ``(baseline + offset + gain * clean_jittered + drift, level)``: ΔF/F ``(T,)`` and the
+    draw's noise-level factor (dimensionless), from the keys ``fold_in(key, 0)`` (drift), ``3``
+    (gain, offset, level) and ``4`` (drift std).
     """
     clean = jnp.asarray(clean_jittered, dtype=float)
     t = np.asarray(t_frames, float)
@@ -230,7 +424,6 @@ def synthesize_dff(key, cal: MeasurementCalibration, clean_jittered, *, t_frames
     zg, zo, zn = jax.random.normal(jax.random.fold_in(key, 3), (3,))
     level = jnp.exp(cal.noise_level_sd * zn)
     mean = baseline + cal.offset_sd * zo + jnp.exp(cal.gain_sd * zg) * clean
-    drift = ou_drift(jax.random.fold_in(key, 0), clean.shape[0], fp, cal.drift_tau, cal.drift_sigma)
-    shot = PhotonNoise(cal.photons / level**2, read_sigma=0.0, dark_counts=0.0)
-    y = shot.sample(jax.random.fold_in(key, 1), mean + drift)
-    return CleoGaussianNoise(cal.white_sigma * level).sample(jax.random.fold_in(key, 2), y)
+    drift_sigma = cal.drift_sigma * jnp.exp(cal.drift_sigma_sd * jax.random.normal(jax.random.fold_in(key, 4)))
+    drift = ou_drift(jax.random.fold_in(key, 0), clean.shape[0], fp, cal.drift_tau, drift_sigma)
+    return mean + drift, level

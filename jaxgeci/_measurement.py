@@ -7,6 +7,8 @@ Pure functions on time-major arrays (``(frames,)`` or ``(frames, rois)``); times
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,6 +42,11 @@ def ou_drift(key, n_frames: int, frame_period: float, tau, sigma, shape=()):
     """
     a = jnp.broadcast_to(jnp.exp(-frame_period / jnp.asarray(tau, dtype=float)), shape)
     sig = jnp.broadcast_to(jnp.asarray(sigma, dtype=float), shape)
+    return _ou(key, int(n_frames), a, sig, tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 4))  # one program: eager dispatch of the scan's levels is slow
+def _ou(key, n_frames, a, sig, shape):
     x0 = jax.random.normal(jax.random.fold_in(key, 0), shape) * sig
     ks = jax.vmap(lambda m: jax.random.fold_in(key, m + 1))(jnp.arange(n_frames))
     step_sd = sig * jnp.sqrt(1.0 - a * a)

@@ -89,3 +89,51 @@ def test_recovers_per_spike_amplitude_cv(x64):
     cal = jg.calibrate_measurement(y, m, t, overlap=jg.spike_overlap(spikes, t, tau))
     # the top-10 % frames hold ~3600 frames of ~150 independent events: CV known to ~15 %
     assert cal.amplitude_cv == pytest.approx(0.3, rel=0.3)
+
+
+def _jittered(cv, seed, n=18_000, fr=30.0, tau=0.5, n_spikes=900):
+    """A linear exponential-kernel trace with per-spike gains of CV ``cv`` and its exact
+    per-frame jitter variance per unit CV², ``Σ k_i²``."""
+    t = np.arange(n) / fr
+    rng = np.random.default_rng(seed)
+    spikes = np.sort(rng.uniform(0, t[-1], n_spikes))
+    gains = np.asarray(jg.spike_amplitudes(jax.random.key(seed), n_spikes, cv))
+    m, y, j = np.zeros(n), np.zeros(n), np.zeros(n)
+    for i, ts, g in zip(np.searchsorted(t, spikes), spikes, gains):
+        k = np.exp(-(t[i:] - ts) / tau)
+        m[i:] += k
+        y[i:] += g * k
+        j[i:] += k * k
+    return t, m, y, j, rng
+
+
+def test_likelihood_amplitude_cv_recovers_cv_and_batches(x64):
+    fits = []
+    for cv, seed in ((0.3, 6), (0.6, 7)):
+        t, m, y, j, rng = _jittered(cv, seed)
+        # white noise 0.05, an offset and a 5 % gain error, which the mean term must absorb
+        r = y - m + rng.normal(0.0, 0.05, m.size) + 0.02 + 0.05 * m
+        est, slow, _ = jg.fit_amplitude_cv(r, np.full(m.size, 0.05**2), j, covariate=m)
+        # ~900 spikes: the sample CV of the gains alone scatters by ~5 %; 15 % is 3 sd
+        assert float(est) == pytest.approx(cv, rel=0.15)
+        assert float(slow) < 1e-3  # no slow variance was added (its floor is the fit's resolution)
+        fits.append((r, j, m, float(est)))
+    # batched over cells (vmap) = one by one
+    r2, j2, m2 = (np.stack([f[i] for f in fits]) for i in range(3))
+    est2, _, _ = jg.fit_amplitude_cv(r2, np.full(r2.shape, 0.05**2), j2, covariate=m2)
+    np.testing.assert_allclose(np.asarray(est2), [f[3] for f in fits], rtol=1e-6)  # same float ops, reordered
+
+
+def test_bootstrap_spread_and_calibration_use_the_likelihood(x64):
+    t, m, y, j, rng = _jittered(0.4, 8)
+    r = y - m + rng.normal(0.0, 0.05, m.size)
+    cv, boot = jg.bootstrap_amplitude_cv(r, np.full(m.size, 0.05**2), j, t)
+    assert boot.shape == (32,) and cv == pytest.approx(0.4, rel=0.15)
+    # 60 blocks of 10 s: the replicates scatter (they are not all the estimate) and cover the truth
+    assert np.std(np.log(boot)) > 0.01 and boot.min() < 0.4 < boot.max()
+    cal = jg.calibrate_measurement(m + r, m, t, jitter_var=j)
+    assert cal.amplitude_cv == pytest.approx(0.4, rel=0.15) and 0.0 < cal.amplitude_cv_sd < 0.5
+    with pytest.raises(ValueError, match="jitter_var"):
+        jg.calibrate_measurement(m + r, m, t, jitter_var=j[:-1])
+    with pytest.raises(ValueError, match="residual"):
+        jg.fit_amplitude_cv(np.zeros(5), np.ones(5), np.ones(5))

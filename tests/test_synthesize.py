@@ -1,7 +1,9 @@
 """python -m fitting synthesize: the CLI contract (first-half calibration, keyed draws, outputs)."""
 
+import dataclasses
 import json
 import os
+import types
 
 import jax
 import numpy as np
@@ -90,3 +92,75 @@ def test_missing_file_is_one_line(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.npz" in err[0]
+
+
+PROVENANCE = (
+    "dF/F = (F_raw - 0.8*F_neuropil - F0)/F0 with F0 the 20th percentile of (F_raw - 0.8*F_neuropil) over the "
+    "segment (checked numerically here). f_raw and f_neuropil are included."
+)
+
+
+def _raw_recording(seed=0, fr=30.0, n=6000, f0_cell=100.0, level=250.0, bleach=1e-3):
+    """Raw traces whose ΔF/F is made the ground-truth files' way (F - 0.8 F_neu, global 20th pct)."""
+    t = np.arange(n) / fr
+    rng = np.random.default_rng(seed)
+    m = np.zeros(n)
+    k = np.exp(-np.arange(int(2 * fr)) / (0.4 * fr))
+    for t0 in rng.choice(n - k.size, 60, replace=False):
+        m[t0 : t0 + k.size] += rng.uniform(0.5, 2.0) * k
+    b = np.exp(-bleach * t)
+    u = np.zeros(n)  # AR(1) neuropil fluctuation, correlation time 5 s, std 0.03
+    a = np.exp(-1 / (5.0 * fr))
+    for i, e in enumerate(rng.normal(0, 0.03 * np.sqrt(1 - a * a), n - 1)):
+        u[i + 1] = a * u[i] + e
+    neu = level * b * (1 + u)
+    f_neu = neu + rng.normal(0, 5.0, n)
+    f_raw = f0_cell * b * (1 + m) + 0.8 * neu + rng.normal(0, 8.0, n)
+    fc = f_raw - 0.8 * f_neu
+    f0 = np.percentile(fc, 20)
+    return t, m, f_raw, f_neu, (fc - f0) / f0, f0
+
+
+def test_raw_twin_calibration_and_dff_definition(x64):
+    assert jg.parse_dff_provenance(PROVENANCE) == (0.8, 20.0)
+    assert jg.parse_dff_provenance("dF/F as provided by Cascade (fluo_mean)") is None
+    t, m, f_raw, f_neu, dff, f0 = _raw_recording()
+    model = 100.0 * np.exp(-1e-3 * t) * (1 + m) / f0 - 1.0  # the noise-free ΔF/F (neuropil cancels)
+    cal = jg.calibrate_measurement(dff, model, t, f_raw=f_raw, f_neuropil=f_neu)
+    raw = jg.calibrate_raw(f_raw, f_neu, dff, t, cal, neuropil_factor=0.8, percentile=20.0)
+    # F0 is recovered exactly: every frame gives (F - 0.8 F_neu)/(1 + dff) = F0 (float rounding only)
+    assert raw.f0 == pytest.approx(f0, rel=1e-9)
+    assert raw.neuropil_level == pytest.approx(250.0 * np.exp(-1e-3 * 185.0), rel=0.03)  # last 30 s's median
+    # noise std 5 a.u. at level ~210: photons = 1.23 level²/25 (robust variance: ~3 % error at 6000 frames)
+    assert raw.neuropil_photons == pytest.approx(1.23 * raw.neuropil_level**2 / 25.0, rel=0.1)
+    f_r, f_n, d = jg.synthesize_raw(jax.random.key(1), cal, raw, m, t_frames=t, baseline=0.0)
+    # the draw's ΔF/F has the recording's definition, computed from its own raw traces
+    np.testing.assert_allclose(d, jg.dff_from_fluorescence(f_r, f_n, neuropil_factor=0.8, baseline="global",
+                                                            percentile=20.0), rtol=1e-12, atol=1e-12)  # fmt: skip
+    assert abs(np.percentile(np.asarray(d), 20)) < 1e-12
+    # its frame-to-frame noise at rest matches the calibrated budget f0² (white² + ENF/photons)
+    # (this draw without bleaching or per-draw noise level, which scale that budget on purpose)
+    fixed = dataclasses.replace(cal, noise_level_sd=0.0)
+    f_r, f_n, _ = jg.synthesize_raw(jax.random.key(2), fixed, dataclasses.replace(raw, bleach_rate=0.0), m,
+                                    t_frames=t)  # fmt: skip
+    rest = m < 1e-3
+    fc = np.asarray(f_r - 0.8 * f_n)
+    got = (np.median(np.abs(np.diff(fc)[rest[1:] & rest[:-1]])) / 0.6745) ** 2 / 2
+    want = raw.f0**2 * (cal.white_sigma**2 + 1.23 / cal.photons)
+    assert got == pytest.approx(want, rel=0.15)  # robust variance of ~4000 frame differences: ~5 % error
+    with pytest.raises(ValueError, match="neuropil_factor"):
+        jg.calibrate_raw(f_raw, f_neu, dff, t, cal, neuropil_factor=-1.0)
+
+
+def test_cli_draws_raw_fluorescence_when_the_definition_is_known(tmp_path):
+    t, m, f_raw, f_neu, dff, _ = _raw_recording(seed=2, n=1200)
+    spikes = np.sort(np.random.default_rng(3).uniform(0, t[-1], 40))
+    path = str(tmp_path / "rawcell.npz")
+    rec = types.SimpleNamespace(t_frames=t, dff=dff, spike_times=spikes, frame_rate_hz=30.0)
+    _write(path, rec, f_raw=f_raw, f_neuropil=f_neu, dff_provenance=PROVENANCE)
+    a, pa = _run(tmp_path / "out", [path], "--draws", "2")
+    assert pa["raw_fluorescence"] is not None and pa["raw_fluorescence"]["neuropil_factor"] == 0.8
+    assert a["f_raw"].shape == a["f_neuropil"].shape == (t.size,)
+    fc = a["f_raw"] - 0.8 * a["f_neuropil"]
+    f0 = np.percentile(fc, 20)
+    np.testing.assert_allclose(a["dff"], (fc - f0) / f0, rtol=1e-9, atol=1e-9)  # draw 0 from its own raw traces
