@@ -60,7 +60,7 @@ def solve_readout(y, Q, w, sigma, Khat, K2hat, z_pen, x0, base_sensor, rho, tol,
         # the penalty as a matched-filter z-score at the current operating point: a spike in
         # bin i costs z_pen * ||J_i|| / sigma, J_i its ΔF/F effect under the local gain F'(c)
         c = jnp.fft.irfft(jnp.fft.rfft(x, n_fft) * Khat, n_fft)[n_pre : n_pre + T]
-        g2 = (rho * gain(c)) ** 2
+        g2 = (rho * gain(c) * w) ** 2  # w: the likelihood's residual weights (1: Gaussian)
         full = jnp.zeros(n_fft, y.dtype).at[n_pre : n_pre + T].set(g2)
         e = jnp.fft.irfft(jnp.fft.rfft(full) * jnp.conj(K2hat), n_fft)[:n_bins]
         return z_pen * jnp.sqrt(jnp.maximum(e, 0.0)) / sigma
