@@ -52,7 +52,9 @@ class MeasurementCalibration:
             CV (estimates below 0.05 count as 0.05); a draw's CV is ``amplitude_cv exp(sd z)``.
             ``drift_sigma_sd``: the same for the log drift std (a draw's drift std is
             ``drift_sigma exp(sd z)``). With ``jitter_var`` (see :func:`calibrate_measurement`)
-            both CV and drift spreads are at least their block-bootstrap sampling spreads.
+            both CV and drift spreads are at least their block-bootstrap sampling spreads, and
+            the CV's at least ``|log(c_top / amplitude_cv)|``, ``c_top`` the CV that the model's
+            top decile alone asks for (the variance model's shape error).
     """
 
     photons: float
@@ -358,7 +360,13 @@ def calibrate_measurement(
                                           covariate=np.broadcast_to(x, w.shape), weights=w)[0])  # fmt: skip
         cvh = np.clip(cvh, 0.05, MAX_AMPLITUDE_CV)
         sd_halves = abs(math.log(cvh[0] / cvh[1])) / math.sqrt(2.0)
-        cv_sd = max(float(np.std(np.log(np.clip(boot, 0.05, MAX_AMPLITUDE_CV)))), sd_halves)
+        # and the variance model's shape: the CV that the model's top decile alone asks for (its
+        # excess variance over rest, beyond shot noise, over its jitter_var) may differ
+        top = m >= np.quantile(m, 0.9)
+        ex = np.var(r[top]) - np.var(r[rest]) - v1 * (np.mean(m[top]) - np.mean(m[rest]))
+        c_top = math.sqrt(max(ex, 0.0) / max(float(np.mean(jv[top]) - np.mean(jv[rest])), 1e-24))
+        sd_shape = abs(math.log(np.clip(c_top, 0.05, MAX_AMPLITUDE_CV) / max(amplitude_cv, 0.05)))
+        cv_sd = max(float(np.std(np.log(np.clip(boot, 0.05, MAX_AMPLITUDE_CV)))), sd_halves, sd_shape)
     return MeasurementCalibration(
         noise_level_sd=float(noise_level_sd),
         gain_sd=float(min(gain_sd, 1.0)),
