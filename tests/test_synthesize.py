@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import types
 
 import jax
 import numpy as np
@@ -152,15 +151,14 @@ def test_raw_twin_calibration_and_dff_definition(x64):
         jg.calibrate_raw(f_raw, f_neu, dff, t, cal, neuropil_factor=-1.0)
 
 
-def test_cli_draws_raw_fluorescence_when_the_definition_is_known(tmp_path):
-    t, m, f_raw, f_neu, dff, _ = _raw_recording(seed=2, n=1200)
-    spikes = np.sort(np.random.default_rng(3).uniform(0, t[-1], 40))
+def test_cli_draws_raw_fluorescence_when_the_definition_is_known(tmp_path, recording):
+    _, _, rec = recording  # the module's recording (compiled programs reused), now with its ΔF/F definition
+    f_raw = 100.0 * (1 + rec.dff) + 300.0
     path = str(tmp_path / "rawcell.npz")
-    rec = types.SimpleNamespace(t_frames=t, dff=dff, spike_times=spikes, frame_rate_hz=30.0)
-    _write(path, rec, f_raw=f_raw, f_neuropil=f_neu, dff_provenance=PROVENANCE)
+    _write(path, rec, f_raw=f_raw, f_neuropil=np.full(rec.n_frames, 350.0), dff_provenance=PROVENANCE)
     a, pa = _run(tmp_path / "out", [path], "--draws", "2")
     assert pa["raw_fluorescence"] is not None and pa["raw_fluorescence"]["neuropil_factor"] == 0.8
-    assert a["f_raw"].shape == a["f_neuropil"].shape == (t.size,)
+    assert a["f_raw"].shape == a["f_neuropil"].shape == (rec.n_frames,)
     fc = a["f_raw"] - 0.8 * a["f_neuropil"]
     f0 = np.percentile(fc, 20)
     np.testing.assert_allclose(a["dff"], (fc - f0) / f0, rtol=1e-9, atol=1e-9)  # draw 0 from its own raw traces
