@@ -7,7 +7,10 @@ For each recording: pick the parameter set as ``evaluate`` does; fit the per-rec
 spike-amplitude jitter, OU drift, neuropil ratio, bleaching) on the **first half** of its frames
 only (t < (t_frames[0] + t_frames[-1]) / 2); simulate the whole recording from its own spike
 times, with K noise draws keyed by the seed and the file stem. Nothing read from the second half's
-fluorescence enters the output. Writes ``DIR/<stem>.npz`` (a full recording: ``t_frames``, ``dff``
+fluorescence enters the output. Recordings with ``f_raw``, ``f_neuropil`` and a ``dff_provenance``
+that states their ΔF/F definition are drawn as raw ROI and neuropil fluorescence (bleaching,
+neuropil, photon noise) and turned into ΔF/F that way; their outputs also hold draw 0's ``f_raw``
+and ``f_neuropil``. Writes ``DIR/<stem>.npz`` (a full recording: ``t_frames``, ``dff``
 = draw 0, ``spike_times``, metadata, plus ``dff_draws`` (K, frames) and ``dff_clean``, the
 noise-free prediction), ``DIR/<stem>.json`` (the calibrated parameters) and ``DIR/<stem>.png``.
 """
