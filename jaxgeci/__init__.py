@@ -126,6 +126,7 @@ from ._noise import (
     PhotonGaussianNoise as PhotonGaussianNoise,
     PhotonNoise as PhotonNoise,
 )
+from ._raw_measurement import RawMeasurement as RawMeasurement
 from ._raw_twin import (
     calibrate_raw as calibrate_raw,
     parse_dff_provenance as parse_dff_provenance,

@@ -16,6 +16,7 @@ from jaxtyping import Array, Float, Int
 
 from ._injection import group_sensor
 from ._noise import NoiseModel
+from ._raw_measurement import RawMeasurement
 from ._simulate import simulate
 from ._spikes import SpikeTrains
 from ._targeting import _shape
@@ -36,6 +37,9 @@ class ImagingResult(eqx.Module):
         final_states: sensor state after the last step, per population (continue a run).
         dt: time step (s).
         sample_rate_hz: the sampling rate actually used (Hz), or ``None`` for irregular times.
+        f_raw, f_neuropil: with ``noise=jaxgeci.RawMeasurement(...)``, the noisy raw ROI and
+            neuropil fluorescence (photons per frame), ``(n_samples, n_rois)``, from which
+            ``dFF`` was computed by the measurement's pipeline; else ``None``.
     """
 
     dFF: Float[Array, "read rois"]
@@ -46,6 +50,8 @@ class ImagingResult(eqx.Module):
     final_states: dict
     dt: float = eqx.field(static=True)
     sample_rate_hz: float | None = eqx.field(static=True, default=None)
+    f_raw: Float[Array, "read rois"] | None = None
+    f_neuropil: Float[Array, "read rois"] | None = None
 
     @property
     def noise(self):
@@ -94,11 +100,11 @@ def image(
     if scope.n == 0:
         raise ValueError("this scope has no ROIs: inject a population first (scope = scope.inject(...)).")
     dt = check_dt(dt)
-    model = noise if isinstance(noise, NoiseModel) else None
+    model = noise if isinstance(noise, (NoiseModel, RawMeasurement)) else None
     if not (model is not None or isinstance(noise, bool)):
         raise TypeError(
-            f"noise must be True (Cleo's Gaussian noise), False, or a noise model such as jaxgeci.PhotonNoise, "
-            f"got {type(noise).__name__}."
+            f"noise must be True (Cleo's Gaussian noise), False, a noise model such as jaxgeci.PhotonNoise, or "
+            f"a jaxgeci.RawMeasurement, got {type(noise).__name__}."
         )
     if noise is not False and key is None:
         raise ValueError("key is required for the imaging noise (key=jax.random.key(0)); or pass noise=False.")
@@ -150,7 +156,12 @@ def image(
     noisy, clean, sigma = _assemble(
         cols, jnp.asarray(scope.roi_order), scope.sigma_noise, key if noise is True else None
     )
-    if model is not None:  # the measurement model draws the samples from the clean ΔF/F
+    f_raw = f_neu = None
+    if isinstance(model, RawMeasurement):  # raw and neuropil fluorescence, ΔF/F by the pipeline
+        if rate is None:
+            raise ValueError("noise=RawMeasurement(...) needs evenly spaced frames: sample_every/_period/_rate.")
+        f_raw, f_neu, noisy = model.measure(key, clean, np.asarray(scope.focus_coords), t, rate)
+    elif model is not None:  # the measurement model draws the samples from the clean ΔF/F
         noisy = model.sample(key, clean)
     return ImagingResult(
         dFF=noisy,
@@ -161,6 +172,8 @@ def image(
         final_states=finals,
         dt=dt,
         sample_rate_hz=rate,
+        f_raw=f_raw,
+        f_neuropil=f_neu,
     )
 
 

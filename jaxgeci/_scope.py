@@ -372,7 +372,9 @@ class Scope(eqx.Module):
             noise: ``True`` (default): Cleo's ``N(0, sigma_roi)`` noise; ``False``: none; or a
                 noise model (:class:`jaxgeci.NoiseModel`, e.g. :class:`jaxgeci.PhotonNoise`
                 from :meth:`jaxgeci.LightExcitation.noise_model`) that draws the samples from
-                the clean ΔF/F with ``key``.
+                the clean ΔF/F with ``key``; or a :class:`jaxgeci.RawMeasurement`: raw ROI and
+                neuropil fluorescence with bleaching and photon noise (``f_raw``,
+                ``f_neuropil`` in the result) and ``dFF`` made from them by its pipeline.
             sample_every, sample_period, sample_rate, sample_times: read-out instants, see
                 :func:`jaxgeci.read_schedule` (30 Hz at 0.1 ms reads every 333 steps,
                 reported as 30.03 Hz).
