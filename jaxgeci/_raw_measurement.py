@@ -42,6 +42,9 @@ class RawMeasurement(eqx.Module):
         neuropil_factor: the pipeline's neuropil subtraction factor (suite2p: 0.7).
         baseline, percentile, window_s: the pipeline's F0 (:func:`jaxgeci.dff_from_fluorescence`).
         exact: the exact photon sampler (default) or its Gaussian surrogate (faster).
+        n_pixels, neuropil_pixels: pixel samples summed per frame in the ROI and in the
+            neuropil annulus (dimensionless): they scale the dark counts and the read noise
+            (:class:`jaxgeci.PhotonNoise`); 1 leaves shot noise alone to dominate.
     """
 
     photons: float = 200.0
@@ -55,6 +58,8 @@ class RawMeasurement(eqx.Module):
     percentile: float = 8.0
     window_s: float = 60.0
     exact: bool = eqx.field(static=True, default=True)
+    n_pixels: float = 1.0
+    neuropil_pixels: float = 1.0
 
     def __check_init__(self):
         for name in ("photons", "neuropil_photons"):
@@ -63,6 +68,8 @@ class RawMeasurement(eqx.Module):
         check_number("RawMeasurement.bleach_rate", self.bleach_rate, unit="1/s")
         check_number("RawMeasurement.inner", self.inner, unit="m")
         check_number("RawMeasurement.outer", self.outer, unit="m", strict=True)
+        check_number("RawMeasurement.n_pixels", self.n_pixels, unit="1", strict=True)
+        check_number("RawMeasurement.neuropil_pixels", self.neuropil_pixels, unit="1", strict=True)
         if float(self.outer) > 1e-3 or float(self.outer) <= float(self.inner):
             raise ValueError(
                 f"RawMeasurement needs inner < outer <= 1 mm (m), got inner={self.inner!r}, outer={self.outer!r} "
@@ -85,9 +92,11 @@ class RawMeasurement(eqx.Module):
         f_raw = self.photons * bleach * (1.0 + clean) + self.contamination * f_neu
         rest_raw = self.photons + self.contamination * self.neuropil_photons
         noise = PhotonNoise if self.exact else PhotonGaussianNoise
-        noisy_raw = rest_raw * (1.0 + noise(rest_raw).sample(jax.random.fold_in(key, 0), f_raw / rest_raw - 1.0))
+        roi_noise = noise(rest_raw, n_pixels=self.n_pixels)
+        neu_noise = noise(self.neuropil_photons, n_pixels=self.neuropil_pixels)
+        noisy_raw = rest_raw * (1.0 + roi_noise.sample(jax.random.fold_in(key, 0), f_raw / rest_raw - 1.0))
         noisy_neu = self.neuropil_photons * (
-            1.0 + noise(self.neuropil_photons).sample(jax.random.fold_in(key, 1), f_neu / self.neuropil_photons - 1.0)
+            1.0 + neu_noise.sample(jax.random.fold_in(key, 1), f_neu / self.neuropil_photons - 1.0)
         )
         dff = dff_from_fluorescence(
             noisy_raw,

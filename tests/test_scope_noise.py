@@ -93,3 +93,5 @@ def test_raw_measurement_bleaches_and_is_keyed():
     assert slope == pytest.approx(-0.01, rel=0.1)
     with pytest.raises(ValueError, match="inner < outer <= 1 mm"):
         jg.RawMeasurement(inner=10.0, outer=30.0)
+    with pytest.raises(ValueError, match="RawMeasurement.n_pixels must be finite and > 0"):
+        jg.RawMeasurement(n_pixels=0.0)
