@@ -27,12 +27,12 @@ def photon_variance(resid, signal):
     ``signal`` ``(rois, frames)`` (ΔF/F). ``a > 0`` (at least 1 % of the residual variance)."""
     d2 = 0.5 * np.diff(resid, axis=-1) ** 2
     c = 0.5 * (np.maximum(signal[:, 1:], 0.0) + np.maximum(signal[:, :-1], 0.0))
-    a, b = np.empty(resid.shape[0]), np.empty(resid.shape[0])
-    for r in range(resid.shape[0]):
-        X = np.stack([np.ones_like(c[r]), c[r]], axis=1)
-        coef, *_ = np.linalg.lstsq(X, d2[r], rcond=None)
-        b[r] = max(float(coef[1]), 0.0)
-        a[r] = float(np.mean(d2[r] - b[r] * c[r]))
+    # least squares of d2 on [1, c] per ROI (closed form), with the slope clipped at 0
+    cm, dm = c.mean(axis=-1, keepdims=True), d2.mean(axis=-1, keepdims=True)
+    var_c = np.sum((c - cm) ** 2, axis=-1)
+    slope = np.sum((c - cm) * (d2 - dm), axis=-1) / np.where(var_c > 0, var_c, 1.0)
+    b = np.maximum(np.where(var_c > 0, slope, 0.0), 0.0)
+    a = np.mean(d2 - b[:, None] * c, axis=-1)
     floor = 0.01 * np.var(resid, axis=-1) + 1e-300
     return np.maximum(a, floor), b
 
