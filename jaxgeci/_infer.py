@@ -197,6 +197,16 @@ def _fft_size(n: int) -> int:
     return best
 
 
+def _weighted_baseline(Q, W, e):
+    """The baseline fitted to ``e`` ``(rois, frames)`` under residual weights ``W``: ``Q`` is an
+    orthonormal basis of the weighted baseline space, shared ``(frames, knots)`` (``W = 1``) or
+    per ROI ``(rois, frames, knots)``; the projection of ``W e`` onto it, divided by ``W``."""
+    we = W * e
+    if Q.ndim == 2:
+        return we @ Q @ Q.T / W
+    return np.einsum("rlm,rm->rl", Q, np.einsum("rlm,rl->rm", Q, we)) / W
+
+
 def _solve_one(y, Q, w, sigma, Khat, lam, inv_L, *, n_pre, n_bins, n_fft, max_iter, tol):
     """FISTA with adaptive restart for one ROI (see module docstring). Returns
     ``(s, fitted convolution, iterations, converged)``."""
@@ -419,17 +429,15 @@ def infer_spikes(
         s, conv, it, dn = solve(Q, W, rho_rel is None)
         if noise == "photon":
             conv = np.asarray(conv, dtype=np.float64)
-            W = photon_weights((Y[:, seg] - conv) - (Y[:, seg] - conv) @ Q @ Q.T, conv)
+            e = Y[:, seg] - conv
+            W = photon_weights(e - _weighted_baseline(Q, W, e), conv)
             # the weighted problem's baseline space: an orthonormal basis of W Q per ROI, so
             # the residual w (y - model - Q c) is profiled over c exactly (weighted least squares)
             Q = np.linalg.qr(W[:, :, None] * Q[None])[0]
             s, conv, it2, dn = solve(Q, W, False)
             it = it + it2
         conv = np.asarray(conv, dtype=np.float64)
-        if Q.ndim == 3:
-            b = np.einsum("rlm,rm->rl", Q, np.einsum("rlm,rl->rm", Q, W * (Y[:, seg] - conv))) / W
-        else:
-            b = (Y[:, seg] - conv) @ Q @ Q.T
+        b = _weighted_baseline(Q, W, Y[:, seg] - conv)
         keep = slice(lo - a, hi - a)
         rate[:, lo:hi] = np.asarray(s)[:, n_pre:][:, keep] / period
         model[:, lo:hi] = (conv + b)[:, keep]

@@ -23,7 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._measurement import annulus_weights, bleach_factor, dff_from_fluorescence, SUITE2P_NEUROPIL_FACTOR
+from ._measurement import (
+    annulus_weights,
+    bleach_factor,
+    dff_from_fluorescence,
+    raw_fluorescence,
+    SUITE2P_NEUROPIL_FACTOR,
+)
 from ._noise import PhotonGaussianNoise, PhotonNoise
 from ._validation import check_number
 
@@ -88,8 +94,14 @@ class RawMeasurement(eqx.Module):
         w = annulus_weights(np.asarray(roi_xy), np.asarray(roi_xy), inner=float(self.inner), outer=float(self.outer))
         dff_neu = clean @ jnp.asarray(w, clean.dtype).T
         bleach = bleach_factor(jnp.asarray(t, clean.dtype), self.bleach_rate)[:, None]
-        f_neu = self.neuropil_photons * bleach * (1.0 + dff_neu)
-        f_raw = self.photons * bleach * (1.0 + clean) + self.contamination * f_neu
+        f_raw, f_neu = raw_fluorescence(
+            clean,
+            dff_neu,
+            f0=self.photons,
+            neuropil_level=self.neuropil_photons,
+            contamination=self.contamination,
+            bleach=bleach,
+        )
         rest_raw = self.photons + self.contamination * self.neuropil_photons
         noise = PhotonNoise if self.exact else PhotonGaussianNoise
         roi_noise = noise(rest_raw, n_pixels=self.n_pixels)
