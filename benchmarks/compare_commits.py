@@ -7,7 +7,8 @@ Each side runs in its own process with its own ``jaxgeci`` on ``PYTHONPATH`` and
 - every Cleo reference case of ``tests/data/cleo_reference`` (its own ``tests/reference_cases.py``);
 - a short synthetic fit (GCaMP6f constants recovered from a jaxgeci-made recording);
 - ``evaluate``'s EVs on the real recordings in ``--data`` with the committed constants
-  (``fitting/results/<indicator>.json``), when that folder exists.
+  (``fitting/results/<indicator>.json``, or ``--results DIR`` for both sides), when that folder
+  exists.
 
 The script prints, per group, the largest difference relative to each array's own scale (its
 largest magnitude) and the array where it occurs, and writes them as JSON.
@@ -32,7 +33,7 @@ from pathlib import Path
 import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
-root, out, data = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+root, out, data, results = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 sys.path.insert(0, str(root / "tests"))
 import jaxgeci as jg
 import reference_cases as rc
@@ -61,7 +62,7 @@ if d.is_dir():
         r = jg.load_recording(f)
         by_ind.setdefault(r.indicator, []).append(r)
     for ind, rs in sorted(by_ind.items()):
-        params = root / "fitting" / "results" / f"{ind}.json"
+        params = (Path(results) if results else root / "fitting" / "results") / f"{ind}.json"
         for r in rs:
             sensor = jg.sensor_from_results(str(params), r.dataset)
             ev = jg.evaluate(sensor, [r])[0]
@@ -71,10 +72,14 @@ print("WORKER-OK", len(arrays))
 """
 
 
-def _run(root: Path, out: Path, data: str) -> dict:
+def _run(root: Path, out: Path, data: str, results: str = "") -> dict:
     env = dict(os.environ, PYTHONPATH=str(root), JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(root), str(out), data], env=env, capture_output=True, text=True, cwd=root
+        [sys.executable, "-c", WORKER, str(root), str(out), data, results],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=root,
     )
     if proc.returncode != 0 or "WORKER-OK" not in proc.stdout:
         raise SystemExit(f"compare_commits: the worker failed in {root}:\n{proc.stderr[-4000:]}")
@@ -88,10 +93,16 @@ def main(argv=None):
     p.add_argument("--head", default=str(Path(__file__).resolve().parents[1]), help="the newer checkout")
     p.add_argument("--data", default="../shared/data/ground_truth", help="folder of real recordings (.npz)")
     p.add_argument("--json", default=None, help="write the differences here")
+    p.add_argument(
+        "--results",
+        default="",
+        help="constants folder both sides evaluate with (default: each side's own fitting/results, "
+        "which differ when a commit changed the committed constants)",
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        a = _run(Path(args.base).resolve(), Path(tmp) / "base.npz", str(Path(args.data).resolve()))
-        b = _run(Path(args.head).resolve(), Path(tmp) / "head.npz", str(Path(args.data).resolve()))
+        a = _run(Path(args.base).resolve(), Path(tmp) / "base.npz", str(Path(args.data).resolve()), args.results)
+        b = _run(Path(args.head).resolve(), Path(tmp) / "head.npz", str(Path(args.data).resolve()), args.results)
     missing = sorted(set(a) ^ set(b))
     groups: dict[str, float] = {}
     worst: dict[str, tuple] = {}

@@ -37,9 +37,12 @@ from _common import machine, save  # noqa: E402
 
 
 INDICATORS = ("GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s")
-METHODS = ("jaxgeci", "jaxgeci_linear", "oasis_ar1", "oasis_ar2")
-"""``jaxgeci``: the default (``readout="auto"``: the sensor's sigmoid read-out for S2F sensors);
-``jaxgeci_linear``: ``readout="linear"`` (the single-spike response as a linear kernel)."""
+METHODS = ("jaxgeci", "jaxgeci_sigmoid", "jaxgeci_linear", "oasis_ar1", "oasis_ar2")
+"""``jaxgeci``: the default, ``readout="auto"``: the sigmoid read-out below the noise level
+``jaxgeci.NU_LINEAR``, the linear one above (taken from the two explicit runs by the library's own
+rule, :func:`auto_readout`); ``jaxgeci_sigmoid``: ``readout="sigmoid"`` (the S2F sensor's own
+read-out); ``jaxgeci_linear``: ``readout="linear"`` (the single-spike response as a linear kernel)."""
+OURS = ("jaxgeci", "jaxgeci_sigmoid", "jaxgeci_linear")
 NU_TARGET = 8.0
 SCORE_RATE_HZ = 30.0
 SMOOTH_S = 0.05
@@ -47,7 +50,9 @@ SMOOTH_S = 0.05
 
 def noise_level(dff, frame_rate_hz) -> float:
     """Cascade's noise level nu = 100 median|Δ ΔF/F| / sqrt(frame rate) (%·s^-1/2)."""
-    return float(100.0 * np.median(np.abs(np.diff(dff))) / np.sqrt(frame_rate_hz))
+    import jaxgeci
+
+    return float(jaxgeci.noise_level(dff, 1.0 / frame_rate_hz))
 
 
 def high_noise(t, dff, name, *, rate_hz=SCORE_RATE_HZ, nu=NU_TARGET):
@@ -70,6 +75,33 @@ def high_noise(t, dff, name, *, rate_hz=SCORE_RATE_HZ, nu=NU_TARGET):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if noise_level(y + mid * shape * z, rate_hz) < nu else (lo, mid)
     return t30, y + hi * shape * z
+
+
+def auto_readout(nu) -> str:
+    """The read-out ``infer_spikes(readout="auto")`` uses for an S2F-family sensor at noise
+    level ``nu`` (%·s^-1/2)."""
+    import jaxgeci
+
+    return "sigmoid" if nu < jaxgeci.NU_LINEAR else "linear"
+
+
+def cross_validated_readout(rows):
+    """Add ``jaxgeci_cv`` to every row: the read-out chosen inside the leave-one-out loop, with
+    no use of the left-out indicator at all. For a cell of indicator I in condition X it is the
+    read-out (sigmoid or linear) with the higher mean r over the cells of the *other* indicators
+    in condition X (each scored with its own constants), so neither the cell's truth nor any
+    constants fitted on its indicator's cells enter the choice. Returns the choices
+    ``{condition: {indicator: readout}}``."""
+    choice = {}
+    for r in rows:
+        train = [o for o in rows if o["condition"] == r["condition"] and o["indicator"] != r["indicator"]]
+        if not train:
+            raise ValueError("cross-validated read-out needs cells of at least two indicators")
+        means = {ro: np.mean([o[f"jaxgeci_{ro}"]["r"] for o in train]) for ro in ("sigmoid", "linear")}
+        ro = max(means, key=means.get)
+        r["jaxgeci_cv"] = dict(r[f"jaxgeci_{ro}"], readout=ro)
+        choice.setdefault(r["condition"], {})[r["indicator"]] = ro
+    return choice
 
 
 def _smooth(x, bin_s):
@@ -171,7 +203,7 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
             row["nu"] = noise_level(y, 1.0 / period)
             row["lag_s"] = lag
             rates, walls = {}, {}
-            for m, ro in (("jaxgeci_linear", "linear"), ("jaxgeci", "auto")):
+            for m, ro in (("jaxgeci_linear", "linear"), ("jaxgeci_sigmoid", "sigmoid")):
                 jaxgeci.infer_spikes(sensor, y, t, lag_s=lag, readout=ro, max_iter=1)  # warm-up: compiles
                 t0 = time.perf_counter()
                 res = jaxgeci.infer_spikes(sensor, y, t, lag_s=lag, readout=ro)
@@ -189,6 +221,11 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
                 rates[f"oasis_ar{ar}"] = s / period
             st = rec.spike_times
             row["n_spikes_true"] = int(np.sum((st >= t[0]) & (st <= t[-1])))
+            row["readout_auto"] = auto_readout(row["nu"])
+            rates["jaxgeci"], walls["jaxgeci"] = (
+                rates[f"jaxgeci_{row['readout_auto']}"],
+                walls[f"jaxgeci_{row['readout_auto']}"],
+            )
             for m in METHODS:
                 row[m] = {
                     **cascade_score(t, rates[m], st, period),
@@ -203,6 +240,8 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
                 file=sys.stderr,
                 flush=True,
             )
+    if len({r["indicator"] for r in rows}) > 1:
+        cross_validated_readout(rows)
     summary = summarise(rows)
     kinds = sorted({r["constants"] for r in rows})
     doc = {
@@ -210,6 +249,50 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
         "constants": " + ".join(kinds) + " (per cell in cells[].constants; lag: median of the other cells of the set)",
         "batched_timing": batched_timing(data, results_dir),
         "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
+        "summary": summary,
+        "cells": rows,
+    }
+    save(out, doc)
+    print(render_table(summary))
+    if figure:
+        plot(summary, rows, figure, label=doc["constants"].split(" (")[0])
+    return doc
+
+
+def resummarise(paths, out, figure=None):
+    """Merge earlier runs' JSON files (e.g. the per-indicator leave-one-out runs) into one
+    document, re-deriving ``jaxgeci`` (the library's current ``readout="auto"`` rule) and
+    ``jaxgeci_cv`` from the stored per-cell scores of both read-outs; no inference is re-run.
+    Rows of runs made before the ``jaxgeci_sigmoid`` column existed stored the sigmoid read-out
+    under ``jaxgeci`` (the then default for these S2F-family sensors) and are renamed."""
+    import json
+
+    import jaxgeci
+
+    rows, sources = [], []
+    for p in paths:
+        with open(p) as fh:
+            doc = json.load(fh)
+        sources.append({"file": os.path.basename(p), "machine": doc["machine"], "constants": doc["constants"]})
+        for r in doc["cells"]:
+            if "jaxgeci_sigmoid" not in r:
+                if r["model"] not in jaxgeci.INFERENCE_MODELS:
+                    raise ValueError(f"{p}: row {r['cell']} has model {r['model']!r}; cannot tell its read-out")
+                r["jaxgeci_sigmoid"] = r.pop("jaxgeci")
+                for k in ("converged", "rho_rel"):
+                    r[f"jaxgeci_sigmoid_{k}"] = r.pop(f"jaxgeci_{k}")
+            r["readout_auto"] = auto_readout(r["nu"])
+            r["jaxgeci"] = dict(r[f"jaxgeci_{r['readout_auto']}"])
+            rows.append(r)
+    choice = cross_validated_readout(rows)
+    summary = summarise(rows)
+    kinds = sorted({r["constants"] for r in rows})
+    doc = {
+        "machine": machine(),
+        "merged_from": sources,
+        "constants": " + ".join(kinds) + " (per cell in cells[].constants; lag: median of the other cells of the set)",
+        "readout_auto": f"sigmoid below nu = {jaxgeci.NU_LINEAR} %/sqrt(s), linear above",
+        "readout_cv_choice": choice,
         "summary": summary,
         "cells": rows,
     }
@@ -246,8 +329,14 @@ def batched_timing(data, results_dir, n_rois=16, name="jGCaMP8m_DS31_jGCaMP8m_47
     return out
 
 
+def _methods(rows):
+    return [m for m in (*METHODS, "jaxgeci_cv") if rows and m in rows[0]]
+
+
 def summarise(rows):
     out = {}
+    methods = _methods(rows)
+    ours_all = [m for m in methods if m.startswith("jaxgeci")]
     for cond in ("native", "30Hz_nu8"):
         out[cond] = {}
         for ind in INDICATORS:
@@ -255,14 +344,14 @@ def summarise(rows):
             if not sel:
                 continue
             e = {"n_cells": len(sel)}
-            for m in METHODS:
+            for m in methods:
                 e[m] = {
                     k: float(np.nanmedian([r[m][k] for r in sel]))  # nan: no mass near isolated spikes
                     for k in ("r", "error", "bias", "precision", "recall", "wall_s_per_roi_min")
                 }
             out[cond][ind] = e
         targets = {}
-        for ours in ("jaxgeci", "jaxgeci_linear"):
+        for ours in ours_all:
             gains, wins, ok = [], [], []
             for ind, e in out[cond].items():
                 best = max(e["oasis_ar1"]["r"], e["oasis_ar2"]["r"])
@@ -293,10 +382,11 @@ def render_table(summary) -> str:
         lines.append(f"\n{label}: median Pearson r (Cascade's score)\n")
         lines.append("| method | " + " | ".join(inds) + " |")
         lines.append("|---|" + "---|" * len(inds))
-        for m in METHODS:
-            lines.append(f"| {m} | " + " | ".join(f"{s[i][m]['r']:.2f}" for i in inds) + " |")
-        for ours in ("jaxgeci", "jaxgeci_linear"):
-            cells = " | ".join(f"{s[i][ours]['gain_vs_best_oasis']:+.2f}" for i in inds)
+        methods = [m for m in (*METHODS, "jaxgeci_cv") if inds and m in s[inds[0]]]
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(f"{s[i][m]['r']:.3f}" for i in inds) + " |")
+        for ours in (m for m in methods if m.startswith("jaxgeci")):
+            cells = " | ".join(f"{s[i][ours]['gain_vs_best_oasis']:+.3f}" for i in inds)
             lines.append(f"| {ours} − best OASIS | " + cells + " |")
         for ours, tg in s.get("_targets", {}).items():
             lines.append(
@@ -312,25 +402,35 @@ def plot(summary, rows, path, label=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    colors = {"jaxgeci": "C3", "jaxgeci_linear": "C1", "oasis_ar1": "C0", "oasis_ar2": "C2"}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    colors = {"jaxgeci": "C3", "jaxgeci_sigmoid": "C4", "jaxgeci_linear": "C1", "oasis_ar1": "C0", "oasis_ar2": "C2"}
+    names = {
+        "jaxgeci": "jaxgeci (default: auto read-out)",
+        "jaxgeci_sigmoid": "jaxgeci, sigmoid read-out",
+        "jaxgeci_linear": "jaxgeci, linear read-out",
+        "oasis_ar1": "OASIS AR(1)",
+        "oasis_ar2": "OASIS AR(2)",
+    }
+    methods = [m for m in METHODS if rows and m in rows[0]]
+    w = 0.8 / len(methods)
     for ax, (cond, title) in zip(axes, (("native", "native rate and noise"), ("30Hz_nu8", "30 Hz, ν = 8"))):
         inds = [i for i in INDICATORS if i in summary.get(cond, {})]
-        for k, m in enumerate(METHODS):
-            x = np.arange(len(inds)) + (k - 1.5) * 0.2
+        for k, m in enumerate(methods):
+            x = np.arange(len(inds)) + (k - (len(methods) - 1) / 2) * w
             for xi, ind in zip(x, inds):
                 cells = [r[m]["r"] for r in rows if r["condition"] == cond and r["indicator"] == ind]
                 ax.plot([xi] * len(cells), cells, ".", color=colors[m], alpha=0.5, ms=5)
-            ax.bar(x, [summary[cond][i][m]["r"] for i in inds], 0.2, color=colors[m], alpha=0.35, label=m)
+            ax.bar(x, [summary[cond][i][m]["r"] for i in inds], w, color=colors[m], alpha=0.35, label=names[m])
         ax.set_xticks(np.arange(len(inds)), inds, rotation=30)
         ax.set_title(title)
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("Cascade score: Pearson r (bars: median; dots: cells)")
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].set_ylabel("Cascade score: Pearson r\n(bars: median; dots: cells)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8, frameon=False)
     if label:
         fig.suptitle(f"Spike inference on ground-truth cells, constants: {label}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -345,7 +445,11 @@ if __name__ == "__main__":
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--limit", type=int, default=None, help="only the first N files (development)")
     ap.add_argument("--loo-work", default=None, help="leave-one-out refits cached here (fitting.benchmark format)")
+    ap.add_argument("--resummarise", nargs="+", default=None, metavar="JSON", help="merge earlier runs (no inference)")
     a = ap.parse_args()
+    if a.resummarise:
+        resummarise(a.resummarise, a.out, a.figure)
+        raise SystemExit(0)
     main(
         a.data,
         a.results,

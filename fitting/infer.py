@@ -81,6 +81,8 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
             "model": pset["model"],
             "lag_s": lag,
             "noise_std": float(res.noise_std),
+            "noise_level_nu": float(jaxgeci.noise_level(rec.dff, res.frame_period_s)),
+            "readout": res.readout,
             "rho_rel": float(res.rho_rel),
             "penalty": res.penalty,
             "n_spikes": float(res.n_spikes),
@@ -90,7 +92,8 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
         }
         log(
             f"{stem}: {out[os.path.basename(f)]['n_spikes']:.1f} spikes at {1 / res.frame_period_s:.4g} Hz, "
-            f"noise {float(res.noise_std):.3g}, set {name}, {'converged' if res.converged else 'NOT converged'}, "
+            f"noise {float(res.noise_std):.3g}, {res.readout} read-out, set {name}, "
+            f"{'converged' if res.converged else 'NOT converged'}, "
             f"{wall:.1f} s"
         )
     return {

@@ -170,6 +170,8 @@ from ._infer import (
     estimate_noise_std as estimate_noise_std,
     infer_spikes as infer_spikes,
     INFERENCE_MODELS as INFERENCE_MODELS,
+    noise_level as noise_level,
+    NU_LINEAR as NU_LINEAR,
     SpikeInference as SpikeInference,
 )
 

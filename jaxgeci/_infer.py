@@ -42,6 +42,13 @@ from ._validation import check_dt, check_number
 DEFAULT_PENALTY = 1.0
 """Default sparsity penalty (matched-filter z-score of an isolated spike), fixed a priori."""
 
+NU_LINEAR = 4.0
+"""Noise level (%·s^-1/2, :func:`noise_level`) from which ``readout="auto"`` uses the linear
+read-out instead of the sigmoid one. Chosen by cross-validation on the ground-truth cells: at
+ν = 8 the linear read-out scored higher on the other indicators' cells for every left-out
+indicator, at the native noise (ν 0.3-2.4) the sigmoid one did (``benchmarks/README.md``,
+"Spike inference"). Any value in (2.4, 8] gives the same choices on those cells."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SpikeInference:
@@ -62,6 +69,7 @@ class SpikeInference:
         rho_rel: amplitude scale used (dimensionless), ``(rois,)`` (first chunk's when chunked).
         penalty: the sparsity penalty (z-score units).
         wall_s: wall time of the solve (s), including compilation.
+        readout: the read-out used, ``"linear"`` or ``"sigmoid"`` (``"auto"`` resolved).
     """
 
     t_frames: np.ndarray
@@ -77,6 +85,7 @@ class SpikeInference:
     rho_rel: np.ndarray
     penalty: float
     wall_s: float
+    readout: str
 
 
 def estimate_noise_std(dff) -> np.ndarray:
@@ -86,6 +95,13 @@ def estimate_noise_std(dff) -> np.ndarray:
     d = np.diff(np.asarray(dff, dtype=np.float64), axis=-1)
     mad = np.median(np.abs(d - np.median(d, axis=-1, keepdims=True)), axis=-1)
     return mad / (0.6744897501960817 * math.sqrt(2.0))
+
+
+def noise_level(dff, frame_period_s: float) -> np.ndarray:
+    """Cascade's noise level ``nu = 100 median|Δ dff| / sqrt(frame rate)`` (%·s^-1/2) per row of
+    ``dff`` (ΔF/F, ``(..., frames)``); ``frame_period_s`` in s. Rupprecht et al. 2021."""
+    d = np.abs(np.diff(np.asarray(dff, dtype=np.float64), axis=-1))
+    return 100.0 * np.median(d, axis=-1) * math.sqrt(float(frame_period_s))
 
 
 INFERENCE_MODELS = ("s2f", "s2f-adaptive")
@@ -310,8 +326,11 @@ def infer_spikes(
         dt: fine step (s) of the sensor simulation that gives the kernel.
         min_knot_spacing_s: knot spacing (s) of the cubic B-spline baseline (>= 30 s).
         pre_s: extra spike bins before the first frame (s) that absorb earlier spikes.
-        readout: ``"auto"`` (default): ``"sigmoid"`` for S2F-family sensors, else ``"linear"``.
-            ``"linear"``: the sensor's single-spike ΔF/F response as a linear
+        readout: ``"auto"`` (default): ``"sigmoid"`` for S2F-family sensors when the
+            recording's noise level (median over ROIs of :func:`noise_level`) is below
+            :data:`NU_LINEAR` (4 %·s^-1/2), else ``"linear"`` (at high noise the read-out's
+            amplitude and curvature are poorly determined and the convex problem scores
+            better). ``"linear"``: the sensor's single-spike ΔF/F response as a linear
             kernel (a convex problem; any sensor). ``"sigmoid"``: S2F-family sensors only, the
             spikes drive the sensor's latent linearly and its own static read-out maps it to
             ΔF/F (bursts on an expansive or saturating read-out are counted right); started
@@ -359,7 +378,8 @@ def infer_spikes(
     if readout not in ("auto", "linear", "sigmoid"):
         raise ValueError(f"readout must be 'auto', 'linear' or 'sigmoid', got {readout!r}.")
     if readout == "auto":
-        readout = "sigmoid" if readout_of(sensor) is not None else "linear"
+        quiet = float(np.median(noise_level(y, period))) < NU_LINEAR
+        readout = "sigmoid" if readout_of(sensor) is not None and quiet else "linear"
     base_sensor = readout_of(sensor) if readout == "sigmoid" else None
     if readout == "sigmoid" and base_sensor is None:
         raise ValueError(
@@ -457,5 +477,6 @@ def infer_spikes(
         rho_rel=rho_out[0, 0] if squeeze else rho_out[:, 0],
         penalty=float(penalty),
         wall_s=time.perf_counter() - t_start,
+        readout=readout,
         **out,
     )

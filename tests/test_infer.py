@@ -247,6 +247,26 @@ def test_sigmoid_readout_counts_bursts_on_an_expansive_sensor(x64):
     assert lin.n_spikes > 2.0 * n_true
 
 
+def test_auto_readout_follows_cascades_noise_level(x64):
+    """``readout="auto"``: the sigmoid read-out below ``NU_LINEAR``, the linear one at or above
+    it (and always for sensors without a static read-out); ``noise_level`` is Cascade's nu."""
+    t = np.arange(600) / 30.0
+    z = np.random.default_rng(1).standard_normal(600)
+    want = 100.0 * np.median(np.abs(np.diff(0.3 * z))) / np.sqrt(30.0)
+    # the same formula evaluated two ways: float64 rounding only
+    assert jaxgeci.noise_level(0.3 * z, 1 / 30.0) == pytest.approx(want, rel=1e-12)
+    assert jaxgeci.noise_level(np.stack([0.01 * z, 0.3 * z]), 1 / 30.0).shape == (2,)
+    # white noise of std s: median|Δ| = 0.954 s, so nu = 0.954 s 100 / sqrt(30) = 17.4 s:
+    # s = 0.01 gives nu 0.17 (quiet), s = 0.3 gives 5.2 (above NU_LINEAR = 4)
+    sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json", set_name="DS09/s2f")
+    kw = dict(rho_rel=1.0, max_iter=5)
+    assert jaxgeci.infer_spikes(sensor, 0.01 * z, t, **kw).readout == "sigmoid"
+    noisy = jaxgeci.infer_spikes(sensor, 0.3 * z, t, **kw)
+    assert noisy.readout == "linear"
+    np.testing.assert_array_equal(noisy.rate, jaxgeci.infer_spikes(sensor, 0.3 * z, t, readout="linear", **kw).rate)
+    assert jaxgeci.infer_spikes(jaxgeci.gcamp6f(), 0.01 * z, t, max_iter=5).readout == "linear"
+
+
 def test_readout_option_is_checked():
     t = np.arange(300) / 30.0
     with pytest.raises(ValueError, match="readout must be"):
