@@ -119,7 +119,19 @@ def main(argv=None):
         if rel > worst.get(g, ("", -1.0))[1]:
             worst[g] = (k, rel)
     counts = {g: sum(1 for k in a if k.startswith(g + "/")) for g in ("ref", "fit", "ev")}
-    report = {"max_rel_diff": groups, "worst_array": worst, "arrays_compared": counts, "only_on_one_side": missing}
+
+    def rel(x, y):
+        return float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-300))
+
+    # per array of the fit: the constants against the loss history
+    fit_arrays = {k: rel(a[k], b[k]) for k in sorted(set(a) & set(b)) if k.startswith("fit/")}
+    report = {
+        "max_rel_diff": groups,
+        "worst_array": worst,
+        "arrays_compared": counts,
+        "fit_arrays_base_vs_head": fit_arrays,
+        "only_on_one_side": missing,
+    }
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
