@@ -240,15 +240,23 @@ def main(data, results_dir, out, indicators=INDICATORS, limit=None, figure=None,
                 file=sys.stderr,
                 flush=True,
             )
+    extra = {
+        "batched_timing": batched_timing(data, results_dir),
+        "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
+    }
     if len({r["indicator"] for r in rows}) > 1:
-        cross_validated_readout(rows)
+        extra["readout_cv_choice"] = cross_validated_readout(rows)
+    return _finish(rows, out, figure, extra)
+
+
+def _finish(rows, out, figure, extra):
+    """Summarise ``rows``, save them with ``extra`` and the machine, print the table, plot."""
     summary = summarise(rows)
     kinds = sorted({r["constants"] for r in rows})
     doc = {
         "machine": machine(),  # at the end of the run (the load average covers the run)
         "constants": " + ".join(kinds) + " (per cell in cells[].constants; lag: median of the other cells of the set)",
-        "batched_timing": batched_timing(data, results_dir),
-        "settings": {"penalty": jaxgeci.infer_spikes.__kwdefaults__["penalty"], "dt": 1e-3},
+        **extra,
         "summary": summary,
         "cells": rows,
     }
@@ -284,23 +292,12 @@ def resummarise(paths, out, figure=None):
             r["readout_auto"] = auto_readout(r["nu"])
             r["jaxgeci"] = dict(r[f"jaxgeci_{r['readout_auto']}"])
             rows.append(r)
-    choice = cross_validated_readout(rows)
-    summary = summarise(rows)
-    kinds = sorted({r["constants"] for r in rows})
-    doc = {
-        "machine": machine(),
+    extra = {
         "merged_from": sources,
-        "constants": " + ".join(kinds) + " (per cell in cells[].constants; lag: median of the other cells of the set)",
         "readout_auto": f"sigmoid below nu = {jaxgeci.NU_LINEAR} %/sqrt(s), linear above",
-        "readout_cv_choice": choice,
-        "summary": summary,
-        "cells": rows,
+        "readout_cv_choice": cross_validated_readout(rows),
     }
-    save(out, doc)
-    print(render_table(summary))
-    if figure:
-        plot(summary, rows, figure, label=doc["constants"].split(" (")[0])
-    return doc
+    return _finish(rows, out, figure, extra)
 
 
 def batched_timing(data, results_dir, n_rois=16, name="jGCaMP8m_DS31_jGCaMP8m_472179_5"):
