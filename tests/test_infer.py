@@ -237,7 +237,8 @@ def test_sigmoid_readout_counts_bursts_on_an_expansive_sensor(x64):
     sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json", set_name="DS09/s2f")
     rec = jaxgeci.synthetic_recording(sensor, jax.random.key(0), duration_s=40.0, frame_rate_hz=30.0, noise_std=0.03)
     n_true = rec.spike_times.size
-    # readout="auto": sigmoid for S2F; the true amplitude (1) given, as the counts scale with it
+    # readout="auto": sigmoid for S2F at this noise (nu ~0.5 < NU_LINEAR); the true amplitude (1)
+    # given, as the counts scale with it
     sig = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames, rho_rel=1.0)
     lin = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames, readout="linear")
     assert sig.converged and lin.converged

@@ -65,7 +65,8 @@ rec = jaxgeci.synthetic_recording(
 res = jaxgeci.infer_spikes(sensor, rec.dff, rec.t_frames)
 print(
     f"{rec.n_frames} frames at {1 / res.frame_period_s:.0f} Hz; noise std estimated {res.noise_std:.3f} "
-    f"(true 0.050); amplitude rho_rel estimated {res.rho_rel:.2f} (true 1); "
+    f"(true 0.050), noise level nu {jaxgeci.noise_level(rec.dff, res.frame_period_s):.2f} %/sqrt(s), "
+    f"{res.readout} read-out; amplitude rho_rel estimated {res.rho_rel:.2f} (true 1); "
     f"{res.n_spikes:.1f} spikes inferred, {rec.spike_times.size} true; "
     f"converged: {res.converged} in {res.n_iter} iterations, {res.wall_s:.1f} s"
 )
@@ -127,7 +128,10 @@ rec30 = jaxgeci.synthetic_recording(
 )
 res30 = jaxgeci.infer_spikes(sensor, rec30.dff, rec30.t_frames)
 r30 = score(rec30, res30)
-print(f"30 Hz, noise 0.15: r = {r30:.3f}, {res30.n_spikes:.1f} spikes inferred, {rec30.spike_times.size} true")
+print(
+    f"30 Hz, noise 0.15: r = {r30:.3f}, {res30.n_spikes:.1f} spikes inferred, {rec30.spike_times.size} true "
+    f"({res30.readout} read-out at nu {jaxgeci.noise_level(rec30.dff, res30.frame_period_s):.2f} %/sqrt(s))"
+)
 fig30 = plot(rec30, res30, "jGCaMP8s at 30 Hz, noise std 0.15")
 assert r30 > 0.7
 
@@ -156,6 +160,10 @@ print(f"{len(rois)} ROIs in {batch.wall_s:.1f} s (incl. compilation)")
 #   the inferred counts, not their timing. By default it is estimated per ROI (on a grid from 0.5
 #   to 4, factors of √2) under the sensor's sigmoid read-out, within about a factor of 2: pass
 #   `rho_rel=` when you know it. Relative rates are reliable, absolute counts less so.
+# - `readout="auto"` (the default) uses that sigmoid read-out below Cascade's noise level
+#   ν = 4 %·s^-1/2 (`jaxgeci.noise_level`) and the linear one above, where it scored higher on
+#   ground-truth cells; the linear read-out over-counts bursts on expansive sensors, so pass
+#   `readout="sigmoid"` at high noise when absolute counts matter.
 
 # %%
 for num in plt.get_fignums():  # every figure is saved, also when run headless as a script
