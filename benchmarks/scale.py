@@ -42,24 +42,6 @@ BLEACH = 1.0 / 3000.0  # photobleaching rate (1/s)
 ROI_CHUNK = 2000  # ROIs per chunk of the measurement stages (bounds host memory)
 
 
-def neuropil_tiles(xy, dff, *, inner=INNER, outer=OUTER):
-    """Annulus neuropil ΔF/F ``(frames, rois)`` of every ROI (= neuron): the ROIs are cut into
-    square tiles of side ``4 outer``; each tile's weights see only the neurons within ``outer``
-    of the tile (``jaxgeci.annulus_weights`` on the tile), so the work grows linearly in ROIs."""
-    import jaxgeci as jg
-
-    side = 4 * outer
-    cell = np.floor(xy / side).astype(int)
-    out = np.zeros_like(dff)
-    for key in np.unique(cell, axis=0):
-        roi = np.flatnonzero(np.all(cell == key, axis=1))
-        lo, hi = key * side - outer, (key + 1) * side + outer
-        nb = np.flatnonzero(np.all((xy >= lo) & (xy < hi), axis=1))
-        w = jg.annulus_weights(xy[roi], xy[nb], inner=inner, outer=outer).astype(dff.dtype)
-        out[:, roi] = dff[:, nb] @ w.T
-    return out
-
-
 def run(n_rois: int, minutes: float, *, gpu=False, exact=False, running=False, seed=0):
     import jax
     from _common import block, peak_rss_gib, poisson_events
@@ -103,7 +85,7 @@ def run(n_rois: int, minutes: float, *, gpu=False, exact=False, running=False, s
     n_frames = dff.shape[0]
     side = np.sqrt(n_rois / DENSITY) * 1e-3  # m, square field at the density
     xy = rng.uniform(0.0, side, (n_rois, 2))
-    dff_neu = timed("neuropil", lambda: neuropil_tiles(xy, dff))
+    dff_neu = timed("neuropil", lambda: np.asarray(jg.annulus_neuropil(dff, xy, inner=INNER, outer=OUTER)))
     t = np.arange(n_frames) / FRAME_RATE
     key = jax.random.key(seed)
     out = np.empty_like(dff)

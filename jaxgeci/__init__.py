@@ -105,6 +105,7 @@ from ._calibrate import (
 )
 from ._driver import ar1 as ar1
 from ._measurement import (
+    annulus_neuropil as annulus_neuropil,
     annulus_weights as annulus_weights,
     bleach_factor as bleach_factor,
     BLEACH_POWER_EXPONENT as BLEACH_POWER_EXPONENT,

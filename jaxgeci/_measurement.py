@@ -88,6 +88,44 @@ def annulus_weights(roi_xy, neuron_xy, *, inner, outer):
     return w / np.maximum(n, 1.0)
 
 
+def annulus_neuropil(dff, roi_xy, *, inner, outer):
+    """Each ROI's neuropil ΔF/F, ``(frames, rois)``: the mean ΔF/F ``dff`` ``(frames, rois)`` of
+    the ROIs whose distance to its centre lies in ``[inner, outer)`` (m), i.e.
+    ``dff @ annulus_weights(roi_xy, roi_xy, ...).T`` (0 where none), with positions ``roi_xy``
+    ``(rois, d)`` in m. Computed in square tiles of side ``4 outer``: each tile's weights see
+    only the ROIs within ``outer`` of the tile, so memory and work grow linearly in ROIs (the
+    dense weights of 1e4 ROIs take 0.8 GB and their distances 2.4 GB)."""
+    xy = np.asarray(roi_xy, float)
+    dff = jnp.asarray(dff)
+    if xy.ndim != 2 or dff.ndim != 2 or dff.shape[1] != xy.shape[0]:
+        raise ValueError(
+            f"annulus_neuropil needs dff (frames, rois) and roi_xy (rois, d), got {dff.shape}, {xy.shape}."
+        )
+    side = 4.0 * float(outer)
+    cell = np.floor(xy / side).astype(np.int64)
+    keys, tile = np.unique(cell, axis=0, return_inverse=True)
+    tile = tile.reshape(-1)
+    rois, nbs = [], []
+    for k, key in enumerate(keys):
+        lo, hi = key * side - outer, (key + 1) * side + outer
+        rois.append(np.flatnonzero(tile == k))
+        nbs.append(np.flatnonzero(np.all((xy >= lo) & (xy < hi), axis=1)))
+    # one product per tile, its ROI and neighbour counts padded to powers of 2 (zero weights):
+    # a handful of shapes, each compiled once, and no array larger than a tile's gather
+    bucket = lambda n: 1 << max(0, int(n) - 1).bit_length()  # noqa: E731
+    parts, where, at = [], np.empty(xy.shape[0], dtype=np.int64), 0
+    for roi, nb in zip(rois, nbs):
+        r, n = bucket(len(roi)), bucket(len(nb))
+        W = np.zeros((r, n))
+        W[: len(roi), : len(nb)] = annulus_weights(xy[roi], xy[nb], inner=inner, outer=outer)
+        idx = np.zeros(n, dtype=np.int64)
+        idx[: len(nb)] = nb
+        parts.append(dff[:, idx] @ jnp.asarray(W.T, dff.dtype))
+        where[roi] = at + np.arange(len(roi))
+        at += r
+    return jnp.concatenate(parts, axis=1)[:, where]
+
+
 def raw_fluorescence(dff_cell, dff_neuropil, *, f0, neuropil_level, contamination=1.0, bleach=1.0, drift=0.0):
     """Noise-free ROI and neuropil fluorescence (photons/frame, or any linear unit).
 

@@ -21,10 +21,9 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ._measurement import (
-    annulus_weights,
+    annulus_neuropil,
     bleach_factor,
     dff_from_fluorescence,
     raw_fluorescence,
@@ -91,8 +90,7 @@ class RawMeasurement(eqx.Module):
         frame times ``t`` (s) and the frame rate (Hz). Draws use ``fold_in(key, 0)`` (raw) and
         ``fold_in(key, 1)`` (neuropil)."""
         clean = jnp.asarray(dff_clean)
-        w = annulus_weights(np.asarray(roi_xy), np.asarray(roi_xy), inner=float(self.inner), outer=float(self.outer))
-        dff_neu = clean @ jnp.asarray(w, clean.dtype).T
+        dff_neu = annulus_neuropil(clean, roi_xy, inner=float(self.inner), outer=float(self.outer))
         bleach = bleach_factor(jnp.asarray(t, clean.dtype), self.bleach_rate)[:, None]
         f_raw, f_neu = raw_fluorescence(
             clean,

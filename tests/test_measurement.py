@@ -104,6 +104,24 @@ def test_annulus_weights_average_the_ring():
     np.testing.assert_allclose(w, [[0, 0.5, 0.5, 0]])
 
 
+def test_annulus_neuropil_in_tiles_equals_the_dense_weights(x64):
+    """The tiled neuropil equals ``dff @ annulus_weights(xy, xy).T`` (float64: the same sums in
+    another order, rtol 1e-12), for ROIs spread over many tiles (side 4 * outer = 120 µm) and
+    bunched on a tile edge, and in 3-D; a ring with no ROI in it gives 0."""
+    rng = np.random.default_rng(3)
+    edge = np.column_stack([np.full(40, 120e-6) + rng.uniform(-5e-6, 5e-6, 40), rng.uniform(0, 400e-6, 40)])
+    for xy in (rng.uniform(0, 500e-6, (300, 2)), edge, rng.uniform(0, 300e-6, (200, 3))):
+        dff = rng.standard_normal((7, len(xy)))
+        dense = dff @ jg.annulus_weights(xy, xy, inner=10e-6, outer=30e-6).T
+        tiled = np.asarray(jg.annulus_neuropil(dff, xy, inner=10e-6, outer=30e-6))
+        assert np.count_nonzero(np.any(dense != 0, axis=0)) > len(xy) // 2  # most ROIs have a ring
+        np.testing.assert_allclose(tiled, dense, rtol=1e-12, atol=1e-15)
+    lonely = np.array([[0.0, 0.0], [1e-3, 0.0]])
+    assert np.all(np.asarray(jg.annulus_neuropil(np.ones((3, 2)), lonely, inner=10e-6, outer=30e-6)) == 0)
+    with pytest.raises(ValueError, match="rois"):
+        jg.annulus_neuropil(np.ones((3, 4)), lonely, inner=10e-6, outer=30e-6)
+
+
 def test_bad_baseline_is_named():
     with pytest.raises(ValueError, match="baseline"):
         jg.dff_from_fluorescence(np.ones(10), np.ones(10), baseline="median")
