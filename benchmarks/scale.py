@@ -106,9 +106,9 @@ def run(n_rois: int, minutes: float, *, gpu=False, exact=False, running=False, s
         k = jax.random.fold_in(key, c)
         # exact photon noise on the expected photons (ROI: its own + the neuropil under it)
         noise = jg.PhotonNoise if exact else jg.PhotonGaussianNoise
-        noisy_raw = noise(REST_RAW).sample(jax.random.fold_in(k, 0), f_raw / REST_RAW - 1.0)
-        noisy_neu = noise(PHOTONS_NEU).sample(jax.random.fold_in(k, 1), f_neu / PHOTONS_NEU - 1.0)
-        noisy_raw, noisy_neu = block(((1.0 + noisy_raw) * REST_RAW, (1.0 + noisy_neu) * PHOTONS_NEU))
+        noisy_raw = noise(REST_RAW).sample_photons(jax.random.fold_in(k, 0), f_raw)
+        noisy_neu = noise(PHOTONS_NEU).sample_photons(jax.random.fold_in(k, 1), f_neu)
+        noisy_raw, noisy_neu = block((noisy_raw, noisy_neu))
         stages["photon_noise"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         if running:

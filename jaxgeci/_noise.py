@@ -233,6 +233,15 @@ class PhotonNoise(NoiseModel):
         out = jax.vmap(lambda k, x: photon_sample(k, x, **self._kw()))(keys, lam)
         return self._to_dff(out).astype(clean.dtype)
 
+    def sample_photons(self, key, expected):
+        """Noisy detected photons per frame (photon units, dark offset removed) around the
+        *expected* photons ``expected`` (``(frames, rois)``, photons per frame): the draw of
+        :meth:`sample` on ``expected / photons - 1``, scaled back by this model's resting
+        ``photons``. For raw fluorescence traces whose rest level is ``photons``."""
+        expected = jnp.asarray(expected)
+        rest = jnp.broadcast_to(self.photons, expected.shape).astype(expected.dtype)
+        return rest * (1.0 + self.sample(key, expected / rest - 1.0))
+
     def moments(self, clean):
         clean = jnp.asarray(clean)
         mean_out, var_out = photon_moments(self.expected_photons(clean), **self._kw())

@@ -104,10 +104,8 @@ class RawMeasurement(eqx.Module):
         noise = PhotonNoise if self.exact else PhotonGaussianNoise
         roi_noise = noise(rest_raw, n_pixels=self.n_pixels)
         neu_noise = noise(self.neuropil_photons, n_pixels=self.neuropil_pixels)
-        noisy_raw = rest_raw * (1.0 + roi_noise.sample(jax.random.fold_in(key, 0), f_raw / rest_raw - 1.0))
-        noisy_neu = self.neuropil_photons * (
-            1.0 + neu_noise.sample(jax.random.fold_in(key, 1), f_neu / self.neuropil_photons - 1.0)
-        )
+        noisy_raw = roi_noise.sample_photons(jax.random.fold_in(key, 0), f_raw)
+        noisy_neu = neu_noise.sample_photons(jax.random.fold_in(key, 1), f_neu)
         dff = dff_from_fluorescence(
             noisy_raw,
             noisy_neu,

@@ -134,3 +134,21 @@ def test_bad_constants_are_named(kw, msg):
 def test_bad_shape_is_refused():
     with pytest.raises(ValueError, match="time-major"):
         jg.PhotonNoise(10.0).sample(jax.random.key(0), jnp.zeros((2, 2, 2)))
+
+
+@pytest.mark.parametrize("model", [jg.PhotonNoise, jg.PhotonGaussianNoise])
+def test_sample_photons_is_sample_in_photon_units(x64, model):
+    """``sample_photons`` is ``sample`` on the relative signal, scaled back by the resting
+    photons (identical draw for the same key), and its mean over many frames is the expected
+    photon count: 2000 frames at 200-800 photons, std error of the mean < 1 % of it."""
+    noise = model(jnp.array([200.0, 400.0]))
+    expected = jnp.array([[200.0, 400.0], [800.0, 400.0]]).repeat(1000, axis=0)
+    key = jax.random.key(3)
+    got = noise.sample_photons(key, expected)
+    rest = jnp.broadcast_to(noise.photons, expected.shape)
+    want = rest * (1.0 + noise.sample(key, expected / rest - 1.0))
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    # shot noise std ~ sqrt(1.23 * 800) = 31 photons per frame: 1000 frames give a std error of
+    # 1 photon, so 1 % (2-8 photons) is > 2 standard errors
+    means = np.asarray(got).reshape(2, 1000, 2).mean(axis=1)
+    np.testing.assert_allclose(means, [[200.0, 400.0], [800.0, 400.0]], rtol=0.01)
