@@ -374,12 +374,12 @@ def _integrate_adjoint(sensor, state0, spikes, n_steps, dt, *, method, schedule,
 
         zeros = jax.tree_util.tree_map(jnp.zeros_like, p)
         # the reverse body (a vjp: the step, its transpose and the constants' cotangents) is
-        # several times the forward step's size: unrolled by more than 2 it ran slower on
-        # XLA:CPU (64 ROIs x 120 s at 1 ms, unroll 2 vs 8: S2F 0.56 vs 0.59 s, adaptive S2F
-        # 0.89 vs 1.12 s, GECI 1.76 vs 2.88 s; benchmarks/README.md)
-        (lam0, gp), dxs = jax.lax.scan(
-            body, (ct_final, zeros), (states, xs, ct_obs), reverse=True, unroll=min(unroll, 2)
-        )
+        # several times the forward step's size: unless the step is a few multiply-adds
+        # (Sensor.small_step), unrolling it by more than 2 ran slower on XLA:CPU (64 ROIs x
+        # 10 min at 1 ms, unroll 2 vs 8: adaptive S2F 4.23 vs 4.51 s, GECI 7.86 vs 12.75 s;
+        # S2F 2.92 vs 2.44 s, hence its own unroll; benchmarks/README.md)
+        rev_unroll = unroll if type(sensor).small_step else min(unroll, 2)
+        (lam0, gp), dxs = jax.lax.scan(body, (ct_final, zeros), (states, xs, ct_obs), reverse=True, unroll=rev_unroll)
         return gp, lam0, dxs
 
     run.defvjp(run_fwd, run_bwd)

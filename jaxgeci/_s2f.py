@@ -16,6 +16,7 @@ Model (SI units; the paper states the time constants in ms)::
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -198,6 +199,8 @@ class S2F(Sensor):
         name: display name, e.g. "jGCaMP8m".
         dff_baseline: "paper" or "rest" (see above).
     """
+
+    small_step: ClassVar[bool] = True  # a linear update with constant coefficients
 
     # rise times are 1-150 ms (the slowest, GCaMP6s-TG, 133 ms): tau_r above 1 s is ms mistaken
     # for s even though it passes the 20 s ceiling of every time constant

@@ -11,6 +11,7 @@ Stepping contract (DESIGN §3)::
 
 import abc
 import enum
+from typing import ClassVar
 
 import equinox as eqx
 
@@ -46,6 +47,11 @@ class Sensor(eqx.Module):
     dFF_1AP: eqx.AbstractVar[object]
     location: eqx.AbstractVar[str]
     name: eqx.AbstractVar[str]
+
+    small_step: ClassVar[bool] = False
+    """Performance hint for the loop's adjoint: ``True`` when one step is a few multiply-adds
+    per neuron (no per-neuron transcendental functions), so that unrolling the reverse scan as
+    much as the forward one pays (``jaxgeci._driver.ReverseAdjoint``)."""
 
     @abc.abstractmethod
     def init(self, n_neurons: int):
