@@ -32,6 +32,19 @@ def add_parser(subparsers):
     p.add_argument("--penalty", type=float, default=None, help="sparsity penalty, z-score (default: the library's)")
     p.add_argument("--noise-std", type=float, default=None, help="ΔF/F noise std (default: estimated per file)")
     p.add_argument("--dt", type=float, default=1e-3, help="fine simulation step of the kernel (s)")
+    p.add_argument(
+        "--readout",
+        choices=("auto", "linear", "sigmoid"),
+        default="auto",
+        help="auto (default): the sensor's sigmoid read-out below the noise level nu = 4 %%/sqrt(s), the linear "
+        "one above; sigmoid gives better absolute counts at high noise",
+    )
+    p.add_argument(
+        "--noise",
+        choices=("gaussian", "photon"),
+        default="gaussian",
+        help="likelihood: white noise (default) or the photon-noise surrogate (variance grows with the signal)",
+    )
     p.add_argument("--float32", action="store_true", help="run in float32 (default float64)")
     p.add_argument("files", nargs="+", help="recording .npz files (spike_times may be absent)")
     return p
@@ -41,7 +54,10 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_std=None, dt=1e-3, log=_log) -> dict:
+def infer_files(
+    params, files, save_dir, *, set_name=None, penalty=None, noise_std=None, dt=1e-3, readout="auto",
+    noise="gaussian", log=_log,
+) -> dict:  # fmt: skip
     """Infer every file; writes ``save_dir/<stem>.npz`` and returns the summary document."""
     import numpy as np
 
@@ -54,7 +70,7 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
         if rec.indicator and want and rec.indicator.lower() != want.lower():
             raise ValueError(f"recording {f!r} is {rec.indicator!r} but --params holds constants for {want!r}.")
     os.makedirs(save_dir, exist_ok=True)
-    kw = {} if penalty is None else {"penalty": penalty}
+    kw = dict(readout=readout, noise=noise, **({} if penalty is None else {"penalty": penalty}))
     out = {}
     for f, rec in zip(files, recs):
         t0 = time.perf_counter()
@@ -83,6 +99,7 @@ def infer_files(params, files, save_dir, *, set_name=None, penalty=None, noise_s
             "noise_std": float(res.noise_std),
             "noise_level_nu": float(jaxgeci.noise_level(rec.dff, res.frame_period_s)),
             "readout": res.readout,
+            "noise_model": noise,
             "rho_rel": float(res.rho_rel),
             "penalty": res.penalty,
             "n_spikes": float(res.n_spikes),
@@ -108,8 +125,9 @@ def run(a) -> int:
     """Run ``infer`` from parsed arguments; prints one summary line to stdout."""
     t0 = time.perf_counter()
     doc = infer_files(
-        a.params, a.files, a.save, set_name=a.set, penalty=a.penalty, noise_std=a.noise_std, dt=a.dt, log=_log
-    )
+        a.params, a.files, a.save, set_name=a.set, penalty=a.penalty, noise_std=a.noise_std, dt=a.dt,
+        readout=a.readout, noise=a.noise, log=_log,
+    )  # fmt: skip
     d = os.path.dirname(os.path.abspath(a.json))
     os.makedirs(d, exist_ok=True)
     with open(a.json, "w") as fh:

@@ -193,6 +193,8 @@ def test_cli_contract_never_reads_spike_times(tmp_path):
         for key in ("frame_rate_hz", "parameter_set", "model", "lag_s", "noise_std", "n_spikes", "converged", "wall_s"):
             assert key in s, key
         assert s["parameter_set"] == "DS32" and s["converged"]
+        # synthetic_recording's default noise is far below NU_LINEAR: the sigmoid read-out
+        assert s["readout"] == "sigmoid" and s["noise_level_nu"] < jaxgeci.NU_LINEAR and s["noise_model"] == "gaussian"
         assert abs(s["frame_rate_hz"] - 30.0) < 1e-6
         with np.load(save / name) as z:
             np.testing.assert_array_equal(z["t_frames"], rec.t_frames)
@@ -200,6 +202,13 @@ def test_cli_contract_never_reads_spike_times(tmp_path):
     # the two files differ only in their spike_times: identical rates
     with np.load(save / "no_spikes.npz") as z1, np.load(save / "bad_spikes.npz") as z2:
         np.testing.assert_array_equal(z1["rate"], z2["rate"])
+    # the read-out and the likelihood can be chosen; the summary says which ran
+    cmd[cmd.index("--json") + 1] = str(tmp_path / "out2.json")
+    proc = subprocess.run(cmd[:-1] + ["--readout", "linear", "--noise", "photon"], cwd=ROOT, capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "out2.json").read_text())["files"]["no_spikes.npz"]
+    assert s["readout"] == "linear" and s["noise_model"] == "photon" and s["converged"]
 
 
 def test_cli_one_line_errors(tmp_path):
