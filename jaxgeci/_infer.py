@@ -100,8 +100,9 @@ def estimate_noise_std(dff) -> np.ndarray:
 def noise_level(dff, frame_period_s: float) -> np.ndarray:
     """Cascade's noise level ``nu = 100 median|Δ dff| / sqrt(frame rate)`` (%·s^-1/2) per row of
     ``dff`` (ΔF/F, ``(..., frames)``); ``frame_period_s`` in s. Rupprecht et al. 2021."""
+    period = check_number("frame_period_s", frame_period_s, unit="s", strict=True)
     d = np.abs(np.diff(np.asarray(dff, dtype=np.float64), axis=-1))
-    return 100.0 * np.median(d, axis=-1) * math.sqrt(float(frame_period_s))
+    return 100.0 * np.median(d, axis=-1) * math.sqrt(period)
 
 
 INFERENCE_MODELS = ("s2f", "s2f-adaptive")

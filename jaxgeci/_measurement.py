@@ -95,13 +95,15 @@ def annulus_neuropil(dff, roi_xy, *, inner, outer):
     ``(rois, d)`` in m. Computed in square tiles of side ``4 outer``: each tile's weights see
     only the ROIs within ``outer`` of the tile, so memory and work grow linearly in ROIs (the
     dense weights of 1e4 ROIs take 0.8 GB and their distances 2.4 GB)."""
+    inner = check_number("inner", inner, unit="m")
+    outer = check_number("outer", outer, unit="m", strict=True)
     xy = np.asarray(roi_xy, float)
     dff = jnp.asarray(dff)
     if xy.ndim != 2 or dff.ndim != 2 or dff.shape[1] != xy.shape[0]:
         raise ValueError(
             f"annulus_neuropil needs dff (frames, rois) and roi_xy (rois, d), got {dff.shape}, {xy.shape}."
         )
-    side = 4.0 * float(outer)
+    side = 4.0 * outer
     cell = np.floor(xy / side).astype(np.int64)
     keys, tile = np.unique(cell, axis=0, return_inverse=True)
     tile = tile.reshape(-1)

@@ -266,6 +266,8 @@ def test_auto_readout_follows_cascades_noise_level(x64):
     # the same formula evaluated two ways: float64 rounding only
     assert jaxgeci.noise_level(0.3 * z, 1 / 30.0) == pytest.approx(want, rel=1e-12)
     assert jaxgeci.noise_level(np.stack([0.01 * z, 0.3 * z]), 1 / 30.0).shape == (2,)
+    with pytest.raises(ValueError, match="frame_period_s"):
+        jaxgeci.noise_level(z, -1.0)
     # white noise of std s: median|Δ| = 0.954 s, so nu = 0.954 s 100 / sqrt(30) = 17.4 s:
     # s = 0.01 gives nu 0.17 (quiet), s = 0.3 gives 5.2 (above NU_LINEAR = 4)
     sensor = jaxgeci.sensor_from_results(ROOT / "fitting" / "results" / "GCaMP6f.json", set_name="DS09/s2f")

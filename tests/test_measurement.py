@@ -120,6 +120,8 @@ def test_annulus_neuropil_in_tiles_equals_the_dense_weights(x64):
     assert np.all(np.asarray(jg.annulus_neuropil(np.ones((3, 2)), lonely, inner=10e-6, outer=30e-6)) == 0)
     with pytest.raises(ValueError, match="rois"):
         jg.annulus_neuropil(np.ones((3, 4)), lonely, inner=10e-6, outer=30e-6)
+    with pytest.raises(ValueError, match="outer"):
+        jg.annulus_neuropil(np.ones((3, 2)), lonely, inner=0.0, outer=0.0)
 
 
 def test_bad_baseline_is_named():
