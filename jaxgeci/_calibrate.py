@@ -148,11 +148,18 @@ def _variogram_ou(x, sel, fr):
     return best[1], best[2]
 
 
+def _block_bootstrap_weights(t, block_s, n_boot, seed):
+    """Rubin's Bayesian block bootstrap: ``(n_boot, T)`` frame weights, each replicate one
+    Dirichlet(1, ..., 1) draw (unnormalised Gamma(1) weights) per block of ``block_s`` s of the
+    frame times ``t`` (s), from NumPy's ``default_rng(seed)`` (deterministic)."""
+    block = np.floor((t - t[0]) / float(block_s)).astype(int)
+    return np.random.default_rng(seed).gamma(1.0, 1.0, (n_boot, int(block.max()) + 1))[:, block]
+
+
 def _bootstrap_log_std_sd(x, sel, t, *, block_s=10.0, n_boot=32, seed=0):
     """Std over Bayesian block-bootstrap replicates (as :func:`bootstrap_amplitude_cv`) of the log
     of the weighted std of ``x`` over the frames ``sel``."""
-    block = np.floor((t - t[0]) / float(block_s)).astype(int)
-    wb = np.random.default_rng(seed).gamma(1.0, 1.0, (n_boot, int(block.max()) + 1))[:, block] * sel
+    wb = _block_bootstrap_weights(t, block_s, n_boot, seed) * sel
     mu = (wb @ x) / wb.sum(axis=1)
     var = (wb @ (x * x)) / wb.sum(axis=1) - mu * mu
     return float(np.std(0.5 * np.log(np.maximum(var, 1e-24))))
@@ -238,11 +245,7 @@ def bootstrap_amplitude_cv(
         ``(cv, cv_boot)``: the unweighted estimate (dimensionless) and the replicates ``(n_boot,)``.
     """
     t = np.asarray(t_frames, float)
-    block = np.floor((t - t[0]) / float(block_s)).astype(int)
-    nb = int(block.max()) + 1
-    rng = np.random.default_rng(seed)
-    wb = rng.gamma(1.0, 1.0, (n_boot, nb))
-    w = np.concatenate([np.ones((1, t.size)), wb[:, block]], axis=0)
+    w = np.concatenate([np.ones((1, t.size)), _block_bootstrap_weights(t, block_s, n_boot, seed)], axis=0)
     args = [np.broadcast_to(np.asarray(a, float), w.shape) for a in (residual, white_var, jitter_var)]
     x = None if covariate is None else np.broadcast_to(np.asarray(covariate, float), w.shape)
     cv, _, _ = fit_amplitude_cv(*args, covariate=x, weights=w)

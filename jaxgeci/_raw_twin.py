@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._calibrate import _box, draw_mean, ENF, MeasurementCalibration
-from ._measurement import dff_from_fluorescence, ou_drift
+from ._measurement import bleach_factor, dff_from_fluorescence, ou_drift
 from ._noise import CleoGaussianNoise, PhotonNoise
 
 
@@ -147,7 +147,7 @@ def synthesize_raw(key, cal: MeasurementCalibration, raw: RawCalibration, clean_
     mean, level = draw_mean(key, cal, clean_jittered, t_frames=t_frames, baseline=baseline)
     t = jnp.asarray(np.asarray(t_frames, float))
     fp = float(np.median(np.diff(np.asarray(t_frames, float))))
-    b = jnp.exp(-raw.bleach_rate * (t - raw.t_ref))
+    b = bleach_factor(t - raw.t_ref, raw.bleach_rate)
     shot = PhotonNoise(raw.photons / level**2, read_sigma=0.0, dark_counts=0.0)
     own = raw.f0 * (1.0 + shot.sample(jax.random.fold_in(key, 1), b * (1.0 + mean) - 1.0))
     u = ou_drift(jax.random.fold_in(key, 5), t.shape[0], fp, raw.neuropil_tau, raw.neuropil_sigma)
