@@ -237,42 +237,24 @@ def section_kernel(sizes, repeats, cleo_ok):
     return out
 
 
-def _spike_input_at(rev: str):
-    """``jaxgeci/_spike_input.py`` as it was at git revision ``rev``, loaded beside today's."""
-    import importlib.util
-    import subprocess
-    import tempfile
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    src = subprocess.run(
-        ["git", "-C", root, "show", f"{rev}:jaxgeci/_spike_input.py"], check=True, capture_output=True, text=True
-    ).stdout
-    path = os.path.join(tempfile.mkdtemp(), "_spike_input_before.py")
-    with open(path, "w") as f:
-        f.write(src)
-    spec = importlib.util.spec_from_file_location("jaxgeci._spike_input_before", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
+def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0):
     """The same spikes in every input form ``simulate`` takes (N = 1e4, T = 1e4 steps of
     0.1 ms, 5 Hz Poisson, GCaMP6f read every 333 steps), each timed from the call to
     ``block_until_ready`` (conversion and validation included; the dense arrays are built
     before the timer, as a user holds them); ratios (of medians) against ``SpikeTrains`` and
     against Cleo's GECI kernel of the ``kernel`` section at the same size in this run.
 
-    Interleaved with them, the read bounds: ``np.count_nonzero`` over each dense array's 8-byte
-    words (one pass over its memory, nothing found or stored), and ``SpikeTrains`` -> per-step
-    event table (part of every event-loop time). The order rotates every round;
-    ``time_over_spiketrains_paired`` is the median of the per-round ratios. With ``before`` (a git revision), each dense
-    form is also timed with that revision's input conversion (``jaxgeci/_spike_input.py``),
-    interleaved in the same run."""
+    Interleaved with them: the dense host forms run with the whole array searched for events
+    before the loop (``(whole array first)``: the plan's ``pieces=1``, instead of the pieces
+    overlapped with the loop), and the read bounds: ``np.count_nonzero`` over each dense
+    array's 8-byte words (one pass over its memory, nothing found or stored), and
+    ``SpikeTrains`` -> per-step event table (part of every event-loop time). The order rotates
+    every round; ``time_over_spiketrains_paired`` is the median of the per-round ratios."""
+    import dataclasses
+
     import jax.numpy as jnp
 
-    from jaxgeci import _simulate, _spike_input
+    from jaxgeci import _plan, _spike_input
 
     sensor = jaxgeci.gcamp6f()
     n_steps = int(round(dur / DT))
@@ -285,22 +267,18 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
         "jax bool": jnp.asarray(dense.astype(bool)),
         "jax float32": jnp.asarray(dense, dtype=jnp.float32),
     }
-    old = _spike_input_at(before) if before else None
+    rule = dict(n_neurons=n, period_steps=EVERY, method="euler", regular=True)
+    whole = dataclasses.replace(_plan.plan_run(spikes="events", **rule), pieces=1)
 
-    def timed(x, mod=None):
+    def timed(x, plan=None):
         def run():
-            if mod is not None:  # the old conversion, for this call only
-                _simulate.host_events, _simulate.dense_spikes = mod.host_events, mod.dense_spikes
-            try:
-                C.block(jaxgeci.simulate(sensor, x, DT, sample_every=EVERY, record=("dFF",)).dFF)
-            finally:
-                _simulate.host_events, _simulate.dense_spikes = _spike_input.host_events, _spike_input.dense_spikes
+            C.block(jaxgeci.simulate(sensor, x, DT, sample_every=EVERY, record=("dFF",), plan=plan).dFF)
 
         return run
 
     fns = {k: timed(v) for k, v in forms.items()}
-    if old is not None:
-        fns.update({f"{k} (before)": timed(v, old) for k, v in forms.items() if k != "SpikeTrains"})
+    for k in ("numpy bool", "numpy float64", "jax float32"):
+        fns[f"{k} (whole array first)"] = timed(forms[k], whole)
     bounds = {
         "read numpy bool": lambda: np.count_nonzero(forms["numpy bool"].view(np.uint64)),
         "read numpy float64": lambda: np.count_nonzero(dense.view(np.uint64)),
@@ -314,8 +292,6 @@ def section_inputs(kernel_rows, repeats, n=10_000, dur=1.0, before=None):
     out = []
     for k in fns:
         r = {"form": k, "n_neurons": n, "n_steps": n_steps, "jaxgeci_s": med[k], "jaxgeci_min_s": min(times[k])}
-        if k.endswith("(before)"):
-            r["before_rev"] = before
         r["first_call_s"] = first[k]
         r["neuron_steps_per_s"] = n * n_steps / med[k]
         r["time_over_spiketrains"] = med[k] / med["SpikeTrains"]
@@ -503,11 +479,6 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-cleo", action="store_true", help="measure jaxgeci only")
     p.add_argument(
-        "--inputs-before",
-        metavar="REV",
-        help="inputs section: also time each dense form with the input conversion of git revision REV",
-    )
-    p.add_argument(
         "--host-devices",
         type=int,
         default=1,
@@ -533,7 +504,7 @@ def main(argv=None):
     if "kernel" in a.sections:
         kernel = result["kernel"] = section_kernel(a.sizes, a.repeats, cleo_ok)
     if "inputs" in a.sections:
-        result["inputs"] = section_inputs(kernel, a.repeats, before=a.inputs_before)
+        result["inputs"] = section_inputs(kernel, a.repeats)
     if "imaging" in a.sections:
         result["imaging"] = section_imaging(a.imaging_sizes, a.repeats, cleo_ok)
     if "accuracy" in a.sections:

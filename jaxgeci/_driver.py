@@ -15,7 +15,7 @@ small objects, as in diffrax's ``diffeqsolve`` (solver, ``SaveAt``, adjoint):
 - a resolved, static integration **method** (``"euler"`` or ``"accurate"``);
 - a **gradient strategy** (:class:`Checkpointed`, :class:`Direct`; :func:`integrate_segmented`
   for the segmented reverse mode of the fits);
-- a :class:`Plan` (unroll factor) chosen by :func:`plan_run`, a pure function, or given.
+- an unroll factor (from the caller's plan: ``jaxgeci._plan``).
 
 Time grid: ``t_k = k dt``; reading at step ``r`` gives the state at the start of step ``r``
 (Cleo's StateMonitor); a spike of step ``k`` is first visible at ``k + 1``.
@@ -180,46 +180,6 @@ class ReverseAdjoint:
     (``ReadEvery(1)``) of a :class:`DenseSpikes` float input without Ca input; reverse mode
     only (no ``jvp``). Memory: one state per step.
     """
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """How the loop is laid out (performance only; results are the same float arithmetic).
-
-    Attributes:
-        layout: spike layout for event inputs: ``"steps"`` (per-step table), ``"periods"``
-            (per-read-period dense blocks); dense inputs are always read row by row.
-        unroll: unroll factor of the inner (per-step) scan.
-    """
-
-    layout: str = "steps"
-    unroll: int = 1
-
-
-# Thresholds measured on a 2-core CPU (benchmarks/README.md, "What limits the speed"): a read
-# period's dense block pays below 2**20 entries; unrolling by 2 pays with the per-step event
-# table and, for the accurate GECI step, from 2e4 neurons on.
-PLAN_RULES = {"period_block_max": 2**20, "unroll2_min_neurons": 2048, "unroll2_min_neurons_accurate": 20_000}
-
-
-def plan_run(*, spikes: str, n_neurons: int, period_steps: int, method: str, regular: bool, unroll: int = 1) -> Plan:
-    """The layout and unroll of a run, as a pure function of its sizes (see :data:`PLAN_RULES`).
-
-    Args:
-        spikes: the input kind, ``"dense"``, ``"events"`` or ``"none"``.
-        n_neurons: neurons in the run.
-        period_steps: steps per read period.
-        method: the resolved method (``"euler"`` or ``"accurate"``).
-        regular: whether the reads are regular from step 0 (:class:`ReadEvery`).
-        unroll: the user's minimum unroll factor.
-    """
-    r = PLAN_RULES
-    per_step = period_steps * n_neurons > r["period_block_max"] or (
-        method == "euler" and n_neurons >= r["unroll2_min_neurons"]
-    )
-    layout = "steps" if (spikes == "events" and per_step and regular) else "periods"
-    fast = 2 if (layout == "steps" and spikes == "events") or n_neurons >= r["unroll2_min_neurons_accurate"] else 1
-    return Plan(layout=layout, unroll=max(unroll, fast) if regular else unroll)
 
 
 # ---------------------------------------------------------------------------- the loop

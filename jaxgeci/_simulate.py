@@ -5,7 +5,9 @@ and a plan, and runs the one time loop (``jaxgeci._driver.integrate``) under one
 
 from __future__ import annotations
 
+import functools
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import equinox as eqx
@@ -14,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from . import _driver as driver
+from . import _driver as driver, _plan as plan_mod
 from ._sensor import Sensor
-from ._spike_input import chunk_events, dense_spikes, host_events, step_events
+from ._spike_input import chunk_events, dense_spikes, find_events, host_counts, step_events
 from ._spikes import SpikeTrains
 from ._validation import check_dt, check_int, check_number, is_concrete, real_array
 
@@ -178,7 +180,7 @@ def _check_leaf_shapes(sensor, n_neurons):
 
 
 @eqx.filter_jit
-def _run(sensor, state0, source, ca, read, *, n_steps, dt, method, schedule, gradient, unroll):
+def _run(sensor, state0, source, ca, *, read, n_steps, dt, method, schedule, gradient, unroll):
     return driver.integrate(
         sensor,
         state0,
@@ -192,6 +194,63 @@ def _run(sensor, state0, source, ca, read, *, n_steps, dt, method, schedule, gra
         gradient=gradient,
         unroll=unroll,
     )
+
+
+def _source(spikes, kind, n_steps, *, n_neurons, schedule, reads, method, unroll, plan, auto, min_width=8):
+    """The loop's spike source for ``spikes`` of ``kind`` (``"dense"``, ``"events"``,
+    ``"none"``) over ``n_steps`` steps, the plan it runs with (the auto plan moves to read-period
+    blocks where spikes bunch) and the event-table width (0 without one)."""
+    regular = isinstance(schedule, driver.ReadEvery)
+    period = schedule.k if regular else schedule.width
+    if auto:
+        plan = plan_mod.plan_run(
+            spikes=kind, n_neurons=n_neurons, period_steps=period, method=method, regular=regular, unroll=unroll
+        )
+    if kind == "dense":
+        return driver.DenseSpikes(spikes), plan, 0
+    if kind == "none":
+        return driver.NoSpikes(n_neurons), plan, 0
+    who = step_events(spikes, n_steps, min_width) if plan.layout == "steps" else None
+    if who is None and plan.layout == "steps" and auto:  # bunched spikes: period blocks
+        plan = plan_mod.plan_run(
+            spikes="dense", n_neurons=n_neurons, period_steps=period, method=method, regular=regular, unroll=unroll
+        )
+    if who is not None:
+        return driver.StepEvents(jnp.asarray(who), n_neurons), plan, who.shape[1]
+    bounds = np.concatenate([reads, [n_steps]]) if regular else np.concatenate([[0], reads, [n_steps]])
+    local, cwho = chunk_events(spikes, bounds.astype(np.int64))
+    return driver.PeriodEvents(jnp.asarray(local), jnp.asarray(cwho), n_neurons), plan, 0
+
+
+def _run_pieces(run, state0, host, n_pieces, args):
+    """Run a dense host array (regular reads, concrete inputs) in ``n_pieces`` consecutive time
+    pieces of whole read periods, each from the previous one's final state: a worker thread
+    finds piece ``j + 1``'s events (NumPy only, which releases the GIL) while this thread runs
+    the loop over piece ``j``. Everything JAX stays on this thread, under its own settings
+    (e.g. ``jax.enable_x64``). The pieces are the whole run's steps in the same order: the same
+    arithmetic. Bad counts in a later piece raise after earlier pieces have run (the error
+    still comes before any result)."""
+    T = host.shape[0]
+    k = args["schedule"].k
+    per = k * (T // k // n_pieces)
+    bounds = [j * per for j in range(n_pieces)] + [T]
+    state, obs = state0, []
+    width = 8  # never narrower than an earlier piece's table: fewer distinct compiled shapes
+    with ThreadPoolExecutor(1) as finder:
+        found = [finder.submit(find_events, host[s0:s1]) for s0, s1 in zip(bounds[:-1], bounds[1:])]
+        try:
+            for (s0, s1), events in zip(zip(bounds[:-1], bounds[1:]), found):
+                events = events.result()
+                kind, spikes = ("dense", dense_spikes(host[s0:s1])) if events is None else ("events", events)
+                reads = np.arange(0, s1 - s0, k, dtype=np.int64)
+                source, plan, w = _source(spikes, kind, s1 - s0, **{**args, "reads": reads, "min_width": width})
+                width = max(width, w)
+                state, o = run(state, source, None, n_steps=s1 - s0, schedule=driver.ReadEvery(k), unroll=plan.unroll)
+                obs.append(o)
+        finally:
+            for f in found:
+                f.cancel()
+    return state, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *obs)
 
 
 def simulate(
@@ -211,7 +270,7 @@ def simulate(
     record: tuple[str, ...] | None = None,
     checkpoint: bool = True,
     unroll: int = 1,
-    plan: driver.Plan | None = None,
+    plan: plan_mod.Plan | None = None,
     time_axis: int = 0,
 ) -> SimulationResult:
     """Simulate a sensor population driven by spikes (and/or pre-existing Ca).
@@ -238,10 +297,10 @@ def simulate(
         checkpoint: rematerialise each read-out chunk in reverse mode (bounded memory).
         unroll: minimum unroll factor of the inner scan (performance knob; with regular
             reads at least 2 is used where that measured faster on CPU, see
-            ``jaxgeci._driver.plan_run``).
+            ``jaxgeci._plan.plan_run``).
         time_axis: the time axis of dense ``spikes`` and ``ca_pre``: 0 (default,
             ``(time, neurons)``) or 1 (``(neurons, time)``). The result is time-major either way.
-        plan: force a loop layout (``jaxgeci._driver.Plan``; default: ``plan_run``'s choice
+        plan: force a loop layout (``jaxgeci._plan.Plan``; default: ``plan_run``'s choice
             from the sizes). Results do not depend on it.
 
     Returns:
@@ -275,13 +334,11 @@ def simulate(
         else:
             raise ValueError("spikes is None: give spikes (time, neurons) or ca_pre for a pre-existing-Ca sensor.")
     else:
-        kind = "dense"
-        events = host_events(spikes)
-        if events is not None:  # sparse counts in host memory (NumPy, JAX on CPU): the event loop
-            kind, spikes = "events", events
-            T, N = spikes.n_steps, spikes.n_neurons
+        host = host_counts(spikes)  # counts in host memory: the event finder's (below)
+        if host is not None:
+            kind, (T, N) = "host", host.shape
         else:
-            spikes = dense_spikes(spikes)
+            kind, spikes = "dense", dense_spikes(spikes)
             T, N = spikes.shape
     if n_steps is not None and T is not None and check_int("n_steps", n_steps, minimum=1) != T:
         raise ValueError(f"n_steps={n_steps} does not match the inputs' {T} steps.")
@@ -348,39 +405,34 @@ def simulate(
     period = schedule.k if regular else schedule.width
     auto = plan is None
     if auto:
-        plan = driver.plan_run(
-            spikes=kind, n_neurons=N, period_steps=period, method=resolved, regular=regular, unroll=unroll
+        plan = plan_mod.plan_run(
+            spikes="dense" if kind == "host" else kind,
+            n_neurons=N,
+            period_steps=period,
+            method=resolved,
+            regular=regular,
+            unroll=unroll,
+            host_bytes=host.nbytes if kind == "host" else 0,
         )
-    if kind == "dense":
-        source = driver.DenseSpikes(spikes)
-    elif kind == "none":
-        source = driver.NoSpikes(N)
-    else:
-        who = step_events(spikes, T) if plan.layout == "steps" else None
-        if who is None and plan.layout == "steps" and auto:  # bunched spikes: period blocks
-            plan = driver.plan_run(
-                spikes="dense", n_neurons=N, period_steps=period, method=resolved, regular=regular, unroll=unroll
-            )
-        if who is not None:
-            source = driver.StepEvents(jnp.asarray(who), N)
-        else:
-            bounds = np.concatenate([reads, [T]]) if regular else np.concatenate([[0], reads, [T]])
-            local, cwho = chunk_events(spikes, bounds.astype(np.int64))
-            source = driver.PeriodEvents(jnp.asarray(local), jnp.asarray(cwho), N)
     ca = driver.CaInput(jnp.asarray(ca_pre, dtype=float)) if sensor.needs_ca_input else None
-    final, obs = _run(
+    run = functools.partial(
+        _run,
         sensor,
-        state0,
-        source,
-        ca,
-        driver.Observe(rho_rel, record),
-        n_steps=T,
+        read=driver.Observe(rho_rel, record),
         dt=dt,
         method=resolved,
-        schedule=schedule,
         gradient=driver.Checkpointed() if checkpoint else driver.Direct(),
-        unroll=plan.unroll,
     )
+    args = dict(n_neurons=N, schedule=schedule, reads=reads, method=resolved, unroll=unroll, plan=plan, auto=auto)
+    concrete = all(is_concrete(x) for x in jax.tree_util.tree_leaves((sensor, state0, rho_rel)))
+    if kind == "host" and plan.pieces > 1 and regular and ca is None and concrete and T // period >= 2:
+        final, obs = _run_pieces(run, state0, host, min(plan.pieces, T // period), args)
+    else:
+        if kind == "host":  # the whole array searched first, then run
+            events = find_events(host)
+            kind, spikes = ("dense", dense_spikes(spikes)) if events is None else ("events", events)
+        source, plan, _ = _source(spikes, kind, T, **args)
+        final, obs = run(state0, source, ca, n_steps=T, schedule=schedule, unroll=plan.unroll)
     steps = jnp.asarray(reads)
     return SimulationResult(
         t=steps * dt,

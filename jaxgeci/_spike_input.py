@@ -65,21 +65,26 @@ def _host_view(spikes) -> np.ndarray | None:
         return None
 
 
-def host_events(spikes) -> SpikeTrains | None:
-    """Sparse integer counts in host memory as :class:`SpikeTrains`, found in one pass over the
-    array (in cache-sized blocks of rows, so nothing of its size is allocated); ``None`` when
-    the input is not a 2-D array readable in place (:func:`_host_view`), is a JAX bool array,
-    is dense (> 2 % non-zero), or holds fractional counts; those take the dense loop. NaN/inf
-    or negative entries raise here."""
+def host_counts(spikes) -> np.ndarray | None:
+    """The counts as a 2-D NumPy array read in place (no copy) when the event finder applies to
+    them (:func:`find_events`); ``None`` for anything else: arrays not readable in place
+    (:func:`_host_view`), JAX bool arrays (read row by row in the loop: it ran 0.86x the
+    SpikeTrains time, their events 1.0x; compare_cleo inputs, N = 1e4), other shapes or dtypes."""
     if isinstance(spikes, jax.Array) and spikes.dtype == bool:
-        # a device bool array needs no check and its rows are 1 byte per neuron: read in the
-        # loop it ran 0.86x the SpikeTrains time, its events 1.0x (compare_cleo inputs, N=1e4)
         return None
     arr = _host_view(spikes)
     if arr is None or arr.ndim != 2 or arr.size == 0 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
         return None
     if np.iscomplexobj(arr):
         raise TypeError(f"spikes must be real counts, got dtype {arr.dtype}.")
+    return arr
+
+
+def find_events(arr: np.ndarray) -> SpikeTrains | None:
+    """Sparse integer counts of a 2-D host array (:func:`host_counts`) as :class:`SpikeTrains`,
+    found in one pass over it (in cache-sized blocks of rows, so nothing of its size is
+    allocated); ``None`` when the counts are dense (> 2 % non-zero) or fractional: those take
+    the dense loop. NaN/inf or negative entries raise here."""
     T, N = arr.shape
     limit = max(4096, int(_HOST_EVENTS_MAX_FRACTION * arr.size))
     # narrow dtypes (bool, int8, float32...) are read as 8-byte words where rows allow it
@@ -105,6 +110,13 @@ def host_events(spikes) -> SpikeTrains | None:
             return None  # fractional counts: the dense loop adds them as given
         k, n = np.repeat(k, c), np.repeat(n, c)
     return SpikeTrains(steps=k, neurons=n, n_steps=T, n_neurons=N)
+
+
+def host_events(spikes) -> SpikeTrains | None:
+    """:func:`find_events` of :func:`host_counts`: sparse integer counts in host memory as
+    :class:`SpikeTrains`; ``None`` where either does not apply (the dense loop)."""
+    arr = host_counts(spikes)
+    return None if arr is None else find_events(arr)
 
 
 @jax.jit
@@ -189,13 +201,14 @@ def chunk_events(spk: SpikeTrains, bounds: np.ndarray):
     return local, who
 
 
-def step_events(spk: SpikeTrains, n_steps: int):
-    """Per-step padded neuron lists ``(n_steps, width)`` (pad = ``n_neurons``, dropped), or
-    ``None`` when spikes bunch so much that the padded table would dwarf the event list."""
+def step_events(spk: SpikeTrains, n_steps: int, min_width: int = 8):
+    """Per-step padded neuron lists ``(n_steps, width)`` (pad = ``n_neurons``, dropped; width at
+    least ``min_width``), or ``None`` when spikes bunch so much that the padded table would dwarf
+    the event list."""
     steps = np.asarray(spk.steps, dtype=np.int64)
     neurons = np.asarray(spk.neurons, dtype=np.int64)
     counts = np.bincount(steps, minlength=n_steps)
-    width = _bucket(int(counts.max()) if counts.size else 1)
+    width = max(_bucket(int(counts.max()) if counts.size else 1), min_width)
     # Padding to a power of two can reach ~6x the mean rate's events (e.g. 1e4 neurons at 5 Hz,
     # dt = 0.1 ms: mean 5, max ~17 events per step -> width 32); the per-period dense blocks of
     # the fallback were measured 2.8x slower there (0.85 vs 0.30 s for 2 s imaged). Fall back

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import jaxgeci
-from jaxgeci import _driver
+from jaxgeci import _plan
 
 
 PKG = Path(jaxgeci.__file__).parent
@@ -43,7 +43,12 @@ def test_version_matches_pyproject():
 def test_plan_is_a_pure_function_of_the_sizes():
     """Layout and unroll come from plan_run's arguments alone (no module state)."""
     kw = dict(spikes="events", n_neurons=4096, period_steps=333, method="euler", regular=True)
-    assert _driver.plan_run(**kw) == _driver.plan_run(**kw) == _driver.Plan(layout="steps", unroll=2)
+    assert _plan.plan_run(**kw) == _plan.plan_run(**kw) == _plan.Plan(layout="steps", unroll=2)
     # small populations read per-period dense blocks, not unrolled; irregular reads never unroll
-    assert _driver.plan_run(**{**kw, "n_neurons": 100, "method": "accurate"}) == _driver.Plan("periods", 1)
-    assert _driver.plan_run(**{**kw, "regular": False}).unroll == 1
+    assert _plan.plan_run(**{**kw, "n_neurons": 100, "method": "accurate"}) == _plan.Plan("periods", 1)
+    assert _plan.plan_run(**{**kw, "regular": False}).unroll == 1
+    # a dense host array is run in pieces from PLAN_RULES["pieces_min_bytes"] on, regular reads only
+    big = _plan.PLAN_RULES["pieces_min_bytes"]
+    assert _plan.plan_run(**kw).pieces == _plan.plan_run(**kw, host_bytes=big - 1).pieces == 1
+    assert _plan.plan_run(**kw, host_bytes=big).pieces == _plan.PLAN_RULES["pieces"] > 1
+    assert _plan.plan_run(**{**kw, "regular": False}, host_bytes=big).pieces == 1

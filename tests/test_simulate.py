@@ -111,7 +111,7 @@ def test_event_layouts_equal_dense(pattern, layout, x64):
     automatic choice, which falls back to blocks for synchronous bursts) gives the dense result."""
     from jaxgeci import _spike_input
 
-    plan = None if layout is None else jg._driver.Plan(layout="steps" if layout else "periods")
+    plan = None if layout is None else jg._plan.Plan(layout="steps" if layout else "periods")
     s = jg.gcamp6f()
     dt, T, N = 1e-4, 1200, 100
     dense = _poisson(T, N, 50.0, dt, seed=5)
@@ -132,15 +132,15 @@ def test_size_dependent_unroll_keeps_results(method, n, x64):
     """The sizes at which simulate switches to per-step event tables and an unrolled scan
     (Euler from 2048 neurons, accurate from 2e4) give the results of the plain layout
     (unroll 1): the same float64 arithmetic per step."""
-    from jaxgeci import _driver
+    from jaxgeci import _plan
 
     s = jg.gcamp6f()
     dt, T = (1e-4, 200) if method == "cleo" else (1e-3, 60)
     ev = jg.SpikeTrains.from_dense(_poisson(T, n, 50.0, dt, seed=7))
-    auto = _driver.plan_run(spikes="events", n_neurons=n, period_steps=33, method=s.check_run(dt, method), regular=True)
+    auto = _plan.plan_run(spikes="events", n_neurons=n, period_steps=33, method=s.check_run(dt, method), regular=True)
     assert auto.unroll == 2  # the sizes at which the plan switches to an unrolled scan
     fast = jg.simulate(s, ev, dt, sample_every=33, method=method)
-    plain = jg.simulate(s, ev, dt, sample_every=33, method=method, plan=_driver.Plan(layout="periods", unroll=1))
+    plain = jg.simulate(s, ev, dt, sample_every=33, method=method, plan=_plan.Plan(layout="periods", unroll=1))
     np.testing.assert_allclose(np.asarray(fast.dFF), np.asarray(plain.dFF), rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(fast.final_state.dCa), np.asarray(plain.final_state.dCa), rtol=1e-12, atol=0)
 
@@ -358,6 +358,61 @@ def test_dense_counts_are_found_in_place_and_blockwise(monkeypatch):
     assert si.host_events(jnp.asarray(base, dtype=bool)) is None
     assert si.host_events(base * 0.5) is None  # fractional counts: the dense loop
     assert si.host_events(np.ones((300, 40))) is None  # dense counts: the dense loop
+
+
+def _pieced(n_pieces):
+    from jaxgeci import _plan
+
+    return _plan.Plan(layout="steps", unroll=2, pieces=n_pieces)
+
+
+@pytest.mark.parametrize("form", ["numpy float64", "numpy bool", "jax float32"])
+def test_pieces_equal_the_whole_run(form, x64):
+    """A dense host array run in time pieces (events of piece j+1 found while piece j runs)
+    gives the whole run's reads and final state: the same steps in the same order, each piece
+    starting from the previous one's final state. One piece holds dense counts (the dense
+    loop) and, for the float forms, one holds fractional counts; the last piece is shorter."""
+    s = jg.gcamp6f()
+    dt, T, N = 1e-4, 1000, 64
+    dense = _poisson(T, N, 50.0, dt, seed=11)
+    dense[300:340] = 1.0  # a burst: more than 2 % of this piece is non-zero
+    if form != "numpy bool":
+        dense[700, 3] = 0.5  # fractional: the dense loop for that piece
+    x = {"numpy float64": dense, "numpy bool": dense > 0, "jax float32": jnp.asarray(dense, dtype=jnp.float32)}[form]
+    whole = jg.simulate(s, x, dt, sample_every=37, plan=_pieced(1))
+    for n in (2, 3, 27):  # 27: one read period per piece
+        got = jg.simulate(s, x, dt, sample_every=37, plan=_pieced(n))
+        # the same float64 arithmetic per step; zeros are added in a different order only
+        # where a piece changes between the event table and the dense rows
+        np.testing.assert_allclose(np.asarray(got.dFF), np.asarray(whole.dFF), rtol=1e-12, atol=0)
+        for a, b in zip(jax.tree_util.tree_leaves(got.final_state), jax.tree_util.tree_leaves(whole.final_state)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=0)
+        assert got.dFF.shape == whole.dFF.shape == (28, N)
+
+
+def test_pieces_refuse_bad_counts_in_a_later_piece():
+    """NaN or a negative count in the last piece raises the named error (nothing returned)."""
+    s = jg.gcamp6f()
+    for bad in (np.nan, -1.0):
+        x = _poisson(600, 16, 20.0, 1e-4, seed=2).astype(np.float64)
+        x[590, 4] = bad
+        with pytest.raises(ValueError, match="spikes must be finite, non-negative counts"):
+            jg.simulate(s, x, 1e-4, sample_every=50, plan=_pieced(3))
+
+
+def test_pieces_under_a_trace_run_whole(x64):
+    """Under jax.grad the sensor is traced: the pieces (worker threads) are not used, and the
+    gradient equals the whole run's."""
+    x = _poisson(400, 8, 50.0, 1e-4, seed=3)
+
+    def loss(tau, plan):
+        s = jg.gcamp6f().replace(tau_off=tau)
+        return jnp.sum(jg.simulate(s, x, 1e-4, sample_every=40, plan=plan).dFF ** 2)
+
+    g1 = jax.grad(loss)(0.2, _pieced(1))
+    g4 = jax.grad(loss)(0.2, _pieced(4))
+    assert np.isfinite(float(g1)) and float(g1) != 0.0
+    assert float(g4) == pytest.approx(float(g1), rel=1e-12)  # the same trace, the same arithmetic
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
