@@ -37,7 +37,7 @@ PLAN_RULES = {
     "period_block_max": 2**20,
     "unroll2_min_neurons": 2048,
     "unroll2_min_neurons_accurate": 20_000,
-    "pieces": 4,
+    "pieces": 8,
     "pieces_min_bytes": 2**27,
 }
 

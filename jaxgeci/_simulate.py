@@ -196,59 +196,72 @@ def _run(sensor, state0, source, ca, *, read, n_steps, dt, method, schedule, gra
     )
 
 
-def _source(spikes, kind, n_steps, *, n_neurons, schedule, reads, method, unroll, plan, auto, min_width=8):
-    """The loop's spike source for ``spikes`` of ``kind`` (``"dense"``, ``"events"``,
-    ``"none"``) over ``n_steps`` steps, the plan it runs with (the auto plan moves to read-period
-    blocks where spikes bunch) and the event-table width (0 without one)."""
+def _layout(spikes, kind, n_steps, *, n_neurons, schedule, reads, method, unroll, plan, auto, min_width=8):
+    """How ``spikes`` of ``kind`` (``"dense"``, ``"events"``, ``"none"``) enter the loop over
+    ``n_steps`` steps, in NumPy only: ``(layout, arrays, plan, width)`` with layout ``"dense"``
+    / ``"none"`` (``arrays``: the spikes as given), ``"steps"`` (a per-step event table of
+    ``width`` columns) or ``"periods"`` (per-read-period tables). The auto plan moves to
+    read-period blocks where spikes bunch."""
     regular = isinstance(schedule, driver.ReadEvery)
     period = schedule.k if regular else schedule.width
+    rule = dict(n_neurons=n_neurons, period_steps=period, method=method, regular=regular, unroll=unroll)
     if auto:
-        plan = plan_mod.plan_run(
-            spikes=kind, n_neurons=n_neurons, period_steps=period, method=method, regular=regular, unroll=unroll
-        )
-    if kind == "dense":
-        return driver.DenseSpikes(spikes), plan, 0
-    if kind == "none":
-        return driver.NoSpikes(n_neurons), plan, 0
+        plan = plan_mod.plan_run(spikes=kind, **rule)
+    if kind in ("dense", "none"):
+        return kind, spikes, plan, 0
     who = step_events(spikes, n_steps, min_width) if plan.layout == "steps" else None
     if who is None and plan.layout == "steps" and auto:  # bunched spikes: period blocks
-        plan = plan_mod.plan_run(
-            spikes="dense", n_neurons=n_neurons, period_steps=period, method=method, regular=regular, unroll=unroll
-        )
+        plan = plan_mod.plan_run(spikes="dense", **rule)
     if who is not None:
-        return driver.StepEvents(jnp.asarray(who), n_neurons), plan, who.shape[1]
+        return "steps", who, plan, who.shape[1]
     bounds = np.concatenate([reads, [n_steps]]) if regular else np.concatenate([[0], reads, [n_steps]])
-    local, cwho = chunk_events(spikes, bounds.astype(np.int64))
-    return driver.PeriodEvents(jnp.asarray(local), jnp.asarray(cwho), n_neurons), plan, 0
+    return "periods", chunk_events(spikes, bounds.astype(np.int64)), plan, 0
+
+
+def _source(layout, arrays, n_neurons):
+    """The loop's spike source for a :func:`_layout` (dense arrays as validated device arrays)."""
+    if layout == "dense":
+        return driver.DenseSpikes(arrays)
+    if layout == "none":
+        return driver.NoSpikes(n_neurons)
+    if layout == "steps":
+        return driver.StepEvents(jnp.asarray(arrays), n_neurons)
+    return driver.PeriodEvents(*(jnp.asarray(a) for a in arrays), n_neurons)
 
 
 def _run_pieces(run, state0, host, n_pieces, args):
     """Run a dense host array (regular reads, concrete inputs) in ``n_pieces`` consecutive time
     pieces of whole read periods, each from the previous one's final state: a worker thread
-    finds piece ``j + 1``'s events (NumPy only, which releases the GIL) while this thread runs
-    the loop over piece ``j``. Everything JAX stays on this thread, under its own settings
-    (e.g. ``jax.enable_x64``). The pieces are the whole run's steps in the same order: the same
-    arithmetic. Bad counts in a later piece raise after earlier pieces have run (the error
-    still comes before any result)."""
+    finds piece ``j + 1``'s events and lays out its table (NumPy only, which releases the GIL)
+    while this thread runs the loop over piece ``j``. Everything JAX stays on this thread,
+    under its own settings (e.g. ``jax.enable_x64``). The pieces are the whole run's steps in
+    the same order: the same arithmetic. Bad counts in a later piece raise after earlier
+    pieces have run (the error still comes before any result)."""
     T = host.shape[0]
     k = args["schedule"].k
     per = k * (T // k // n_pieces)
-    bounds = [j * per for j in range(n_pieces)] + [T]
+    bounds = list(zip([j * per for j in range(n_pieces)], [j * per for j in range(1, n_pieces)] + [T]))
+    width = [8]  # never narrower than an earlier piece's table: fewer distinct compiled shapes
+
+    def prepare(s0, s1):  # in the worker, pieces in order
+        events = find_events(host[s0:s1])
+        kind, spikes = ("dense", host[s0:s1]) if events is None else ("events", events)
+        reads = np.arange(0, s1 - s0, k, dtype=np.int64)
+        out = _layout(spikes, kind, s1 - s0, **{**args, "reads": reads, "min_width": width[0]})
+        width[0] = max(width[0], out[3])
+        return out
+
     state, obs = state0, []
-    width = 8  # never narrower than an earlier piece's table: fewer distinct compiled shapes
-    with ThreadPoolExecutor(1) as finder:
-        found = [finder.submit(find_events, host[s0:s1]) for s0, s1 in zip(bounds[:-1], bounds[1:])]
+    with ThreadPoolExecutor(1) as worker:
+        ready = [worker.submit(prepare, s0, s1) for s0, s1 in bounds]
         try:
-            for (s0, s1), events in zip(zip(bounds[:-1], bounds[1:]), found):
-                events = events.result()
-                kind, spikes = ("dense", dense_spikes(host[s0:s1])) if events is None else ("events", events)
-                reads = np.arange(0, s1 - s0, k, dtype=np.int64)
-                source, plan, w = _source(spikes, kind, s1 - s0, **{**args, "reads": reads, "min_width": width})
-                width = max(width, w)
+            for (s0, s1), piece in zip(bounds, ready):
+                layout, arrays, plan, _ = piece.result()
+                source = _source(layout, dense_spikes(arrays) if layout == "dense" else arrays, args["n_neurons"])
                 state, o = run(state, source, None, n_steps=s1 - s0, schedule=driver.ReadEvery(k), unroll=plan.unroll)
                 obs.append(o)
         finally:
-            for f in found:
+            for f in ready:
                 f.cancel()
     return state, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *obs)
 
@@ -431,8 +444,8 @@ def simulate(
         if kind == "host":  # the whole array searched first, then run
             events = find_events(host)
             kind, spikes = ("dense", dense_spikes(spikes)) if events is None else ("events", events)
-        source, plan, _ = _source(spikes, kind, T, **args)
-        final, obs = run(state0, source, ca, n_steps=T, schedule=schedule, unroll=plan.unroll)
+        layout, arrays, plan, _ = _layout(spikes, kind, T, **args)
+        final, obs = run(state0, _source(layout, arrays, N), ca, n_steps=T, schedule=schedule, unroll=plan.unroll)
     steps = jnp.asarray(reads)
     return SimulationResult(
         t=steps * dt,
