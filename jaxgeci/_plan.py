@@ -30,9 +30,10 @@ class Plan:
 # Thresholds measured on a 2-core CPU (benchmarks/README.md, "What limits the speed"): a read
 # period's dense block pays below 2**20 entries; unrolling by 2 pays with the per-step event
 # table and, for the accurate GECI step, from 2e4 neurons on. A dense host array from 2**27 bytes
-# on is searched for events in 4 pieces overlapped with the loop (its one pass costs 0.4-0.6x
-# the loop at 5 Hz: 1.5x -> 1.2x the SpikeTrains time at N = T = 1e4); below that the second
-# compiled shape (the last piece) outweighs the few ms saved.
+# on is searched for events in 8 pieces overlapped with the loop (its one pass costs 0.4-0.6x
+# the loop at 5 Hz: numpy float64 1.45-1.55x -> 1.16-1.20x the SpikeTrains time at
+# N = T = 1e4; 4 pieces gave 1.21-1.26x); below that the second compiled shape (the last
+# piece) outweighs the few ms saved.
 PLAN_RULES = {
     "period_block_max": 2**20,
     "unroll2_min_neurons": 2048,
