@@ -1,0 +1,67 @@
+"""fitting.fidelity_table: the single-spike fidelity table and its target checks, on
+recordings simulated by known parameter sets (the committed jGCaMP8m and jGCaMP8s sets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxgeci
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from fitting import fidelity_table as ft  # noqa: E402
+
+
+def _write(folder, source: str, n=3):
+    """``n`` sparse, nearly noise-free 40 s recordings at 200 Hz simulated by the committed
+    default set of ``source``, all filed as jGCaMP8m recordings."""
+    with open(os.path.join(ROOT, "fitting", "results", f"{source}.json")) as f:
+        sensor = jaxgeci.sensor_from_results(json.load(f))
+    for i in range(n):
+        r = jaxgeci.synthetic_recording(
+            sensor, jax.random.key(i), duration_s=40.0, rate_hz=0.4, burst_prob=0.0, frame_rate_hz=200.0,
+            noise_std=0.002, name=f"c{i}", dataset="DS31",
+        )  # fmt: skip
+        np.savez(
+            folder / f"jGCaMP8m_c{i}.npz", t_frames=r.t_frames, dff=r.dff, spike_times=r.spike_times,
+            frame_rate_hz=np.array(200.0), indicator=np.array("jGCaMP8m"), dataset=np.array("DS31"),
+        )  # fmt: skip
+
+
+def test_a_model_meets_the_targets_on_its_own_recordings(tmp_path, x64):
+    """Recordings simulated by the evaluated set itself: every target met, the half-decay
+    ratio 1 to within one 5 ms frame of the ~0.1 s half-decay (5 %), the peak ratio 1 to
+    within the 3-frame smoothing of the data's average (its peak lowered by < 10 %)."""
+    _write(tmp_path, "jGCaMP8m")
+    s = ft.main(str(tmp_path), os.path.join(ROOT, "fitting", "results"), n_boot=20, indicators=("jGCaMP8m",))
+    f = s["jGCaMP8m"]
+    assert f["n_cells"] == 3 and f["n_recordings"] == 3
+    assert f["half_decay_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert 0.95 <= f["peak_ratio"] <= 1.1
+    assert ft.targets(f) == {"half_decay": True, "peak": True, "window_ev": True}
+    assert "half_decay yes, peak yes, window_ev yes" in ft.render(s)
+
+
+def test_a_too_fast_model_fails_the_half_decay_target(tmp_path, x64):
+    """Recordings of the slower jGCaMP8s set read by the jGCaMP8m set: its half-decay is about
+    half the data's (0.10 vs 0.19 s in the committed fidelity table), outside [0.77, 1.3]."""
+    _write(tmp_path, "jGCaMP8s")
+    f = ft.main(str(tmp_path), os.path.join(ROOT, "fitting", "results"), n_boot=0, indicators=("jGCaMP8m",))["jGCaMP8m"]
+    assert f["half_decay_ratio"] < ft.HALF_DECAY_RANGE[0]
+    assert ft.targets(f)["half_decay"] is False
+
+
+def test_target_edges_and_too_few_cells():
+    base = dict(n_cells=3, half_decay_ratio=1.3, peak_ratio=0.8, ev_windows=0.4, ev_ceiling=0.5)
+    assert ft.targets(base) == {"half_decay": True, "peak": True, "window_ev": True}  # edges included
+    assert ft.targets({**base, "half_decay_ratio": 1.31})["half_decay"] is False
+    assert ft.targets({**base, "peak_ratio": 0.79})["peak"] is False
+    assert ft.targets({**base, "ev_windows": 0.399})["window_ev"] is False
+    assert ft.targets({**base, "n_cells": 2}) is None  # no target below 3 cells
