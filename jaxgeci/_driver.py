@@ -242,29 +242,28 @@ def integrate(
 
     if isinstance(schedule, ReadEvery):
         k = schedule.k
+        if k == 1:
+            # a read at every step: one flat scan that reads step c's state, then steps (the
+            # reads stack straight into the output; no first row joined on afterwards)
+
+            def read_then_step(state, c):
+                out = read(sensor, state, ca_read(c))
+                return step_fn(spikes.period(c, 1), c)(state, 0), out
+
+            return jax.lax.scan(remat(read_then_step), state0, jnp.arange(n_steps), unroll=unroll)
+
         n_full = -(-n_steps // k) - 1
         tail = n_steps - n_full * k
         first = read(sensor, state0, ca_read(0))
 
-        if k == 1:  # a read after every step: one flat scan, no inner loop
+        def period(state, c):
+            start = c * k
+            state = run_steps(state, step_fn(spikes.period(c, k), start), k)
+            return state, read(sensor, state, ca_read(start + k))
 
-            def period(state, c):
-                state = step_fn(spikes.period(c, 1), c)(state, 0)
-                return state, read(sensor, state, ca_read(c + 1))
-
-            outer_unroll = unroll
-        else:
-
-            def period(state, c):
-                start = c * k
-                state = run_steps(state, step_fn(spikes.period(c, k), start), k)
-                return state, read(sensor, state, ca_read(start + k))
-
-            outer_unroll = 1
-        state, obs = jax.lax.scan(remat(period), state0, jnp.arange(n_full), unroll=outer_unroll)
+        state, obs = jax.lax.scan(remat(period), state0, jnp.arange(n_full))
         obs = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, obs)
-        start = n_full * k
-        final = run_steps(state, step_fn(spikes.period(n_full, tail), start), tail)
+        final = run_steps(state, step_fn(spikes.period(n_full, tail), n_full * k), tail)
         return final, obs
 
     # irregular reads: periods [bounds[c], bounds[c+1]) padded to the longest, masked
