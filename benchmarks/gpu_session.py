@@ -201,8 +201,10 @@ def section_fit(data, extra_steps, smoke):
                 return time.perf_counter() - t0
 
             first = run(1 + extra_steps)  # compiles
-            one = run(1)
-            more = run(1 + extra_steps)
+            # per-step time as a difference of two calls: minima of 3 each, so that one slow
+            # call (a loaded machine) cannot make the difference negative
+            one = min(run(1) for _ in range(3))
+            more = min(run(1 + extra_steps) for _ in range(3))
             seconds = sum(r.t_frames[-1] - r.t_frames[0] for r in cells)
             rows.append(
                 {
