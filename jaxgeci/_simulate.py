@@ -293,6 +293,10 @@ def simulate(
         spikes: ``(time, neurons)`` spike counts (bool/int/float), or :class:`SpikeTrains`
             (event lists, never densified in full), or ``None`` with ``ca_pre`` only. Arrays
             held ``(neurons, time)``, as Cleo/Brian2 users often do, need ``time_axis=1``.
+            Sparse counts in host memory are run as events; an array of 128 MiB or more runs
+            in time pieces whose events a worker thread finds while the loop runs the
+            previous piece (the same results; a first call at a new size compiles two
+            shapes; a bad count in a later piece raises after earlier pieces ran).
         dt: time step (s). The grid is ``t_k = k dt``.
         rho_rel: relative expression, scalar or ``(neurons,)`` (dimensionless).
         ca_pre: neuron-supplied Ca (M), ``(time, neurons)``, for pre-existing-Ca sensors:
