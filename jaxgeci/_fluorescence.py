@@ -44,8 +44,9 @@ def hill_rise(c_rest, dc, K_d, n_H):
     subtraction of nearly equal numbers, so a small rise keeps its relative precision (in
     float32 the plain difference loses ``eps H(c_rest) / rise``, 1e-6 of a single spike's
     ΔF/F for GCaMP6f). ``log1p`` and ``1 - e^-d`` are short series below 0.5 and the plain
-    ``log``/``exp`` forms above: XLA:CPU's ``log1p`` and ``expm1`` cost about twice its
-    ``log`` and ``exp``, and a ΔF/F read at every step spent a fifth of its time in them.
+    ``log``/``exp`` forms above (:mod:`jaxgeci._series`): XLA:CPU's ``log1p`` and ``expm1``
+    cost about twice its ``log`` and ``exp``, and a ΔF/F read at every step pays them per
+    neuron.
 
     Args:
         c_rest: resting concentration (M), > 0.

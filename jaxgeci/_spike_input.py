@@ -1,8 +1,9 @@
 """User spike inputs turned into the loop's spike sources, on the host, before anything runs.
 
 - Dense counts held in host memory (NumPy arrays, and non-bool JAX arrays on one CPU device,
-  read in place through DLPack) are found as events in one blockwise pass
-  (:func:`host_events`), so they run the event loop; the rest (JAX bool arrays, arrays on other
+  read in place through DLPack: :func:`host_counts`) are found as events in one blockwise
+  pass (:func:`find_events`; in time pieces beside the loop for large arrays, see
+  ``jaxgeci._simulate``), so they run the event loop; the rest (JAX bool arrays, arrays on other
   devices or sharded, dense or fractional counts) stays dense, checked by one pass
   (:func:`dense_spikes`) and read row by row in the loop.
 - Event lists become a per-step padded table (:func:`step_events`) or, where spikes bunch or
