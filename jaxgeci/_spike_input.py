@@ -1,4 +1,5 @@
-"""User spike inputs turned into the loop's spike sources, on the host, before anything runs.
+"""User spike inputs turned into the loop's spike sources, on the host: before the loop, or beside it
+for large arrays (time pieces).
 
 - Dense counts held in host memory (NumPy arrays, and non-bool JAX arrays on one CPU device,
   read in place through DLPack: :func:`host_counts`) are found as events in one blockwise
