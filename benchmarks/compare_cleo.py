@@ -169,6 +169,23 @@ def interleaved(fns: dict, repeats: int, rotate: bool = False):
     return first, times
 
 
+def cleo_pair(n, dur, labels=("cleo_with", "cleo_without"), **with_kw):
+    """Cleo's network of ``n`` neurons with the GECI (and ``with_kw``, e.g. a monitor) and
+    without it, each built and run once for 10 ms (code generation + cython compile, or cache
+    load). Returns ``({label: run for dur s}, {label: setup times}, the network with the GECI)``."""
+    fns, setup = {}, {}
+    for label, geci in zip(labels, (True, False)):
+        t0 = time.perf_counter()
+        _, run = cleo_network(n, geci=geci, **(with_kw if geci else {}))
+        t1 = time.perf_counter()
+        run(0.01)
+        setup[label] = {"build_s": t1 - t0, "warmup_10ms_incl_compile_s": time.perf_counter() - t1}
+        fns[label] = (lambda r: lambda: r(dur))(run)
+        if geci:
+            run_with = run
+    return fns, setup, run_with
+
+
 # ---------------------------------------------------------------------------- sections
 def section_kernel(sizes, repeats, cleo_ok):
     sensor = jaxgeci.gcamp6f()
@@ -193,15 +210,8 @@ def section_kernel(sizes, repeats, cleo_ok):
             fns["jaxgeci_sharded"] = jx_sharded
         setup = {}
         if cleo_ok:
-            for label, geci in (("cleo_with", True), ("cleo_without", False)):
-                t0 = time.perf_counter()
-                _, run = cleo_network(n, geci=geci)
-                t1 = time.perf_counter()
-                run(0.01)  # code generation + cython compile (or cache load)
-                setup[label] = {"build_s": t1 - t0, "warmup_10ms_incl_compile_s": time.perf_counter() - t1}
-                fns[label] = (lambda r: lambda: r(dur))(run)
-                if geci:
-                    run_with = run
+            cleo, setup, run_with = cleo_pair(n, dur)
+            fns.update(cleo)
         first, times = interleaved(fns, repeats)
         prof = []
         if cleo_ok:  # Brian2's own profile of the GECI code objects in the network with it
@@ -284,12 +294,7 @@ def section_inputs(kernel_rows, repeats, cleo_ok=False, n=10_000, dur=1.0):
     fns = {k: timed(v) for k, v in forms.items()}
     for k in ("numpy bool", "numpy float64", "jax float32"):
         fns[f"{k} (whole array first)"] = timed(forms[k], whole)
-    cleo = {}
-    if cleo_ok:
-        for label, geci in (("cleo_with", True), ("cleo_without", False)):
-            _, run = cleo_network(n, geci=geci)
-            run(0.01)  # code generation + cython compile (or cache load)
-            cleo[label] = (lambda r: lambda: r(dur))(run)
+    cleo = cleo_pair(n, dur)[0] if cleo_ok else {}
     bounds = {
         "read numpy bool": lambda: np.count_nonzero(forms["numpy bool"].view(np.uint64)),
         "read numpy float64": lambda: np.count_nonzero(dense.view(np.uint64)),
@@ -460,10 +465,7 @@ def section_fullrate(sizes, repeats, cleo_ok, dur=0.2):
 
         fns = {"jaxgeci": jx}
         if cleo_ok:
-            for label, mon in (("cleo_with_monitor", True), ("cleo_without", False)):
-                _, run = cleo_network(n, geci=mon, record_every_step=mon)
-                run(0.01)  # code generation + compile
-                fns[label] = (lambda r: lambda: r(dur))(run)
+            fns.update(cleo_pair(n, dur, ("cleo_with_monitor", "cleo_without"), record_every_step=True)[0])
         first, times = interleaved(fns, repeats)
         best = {k: min(v) for k, v in times.items()}
         r = {

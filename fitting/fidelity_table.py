@@ -25,8 +25,9 @@ import glob
 import json
 import os
 
+from fitting.benchmark import INDICATORS
 
-INDICATORS = ("GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s")
+
 HALF_DECAY_RANGE = (0.77, 1.3)
 PEAK_RANGE = (0.8, 1.25)
 EV_FRACTION = 0.8

@@ -114,13 +114,6 @@ def find_events(arr: np.ndarray) -> SpikeTrains | None:
     return SpikeTrains(steps=k, neurons=n, n_steps=T, n_neurons=N)
 
 
-def host_events(spikes) -> SpikeTrains | None:
-    """:func:`find_events` of :func:`host_counts`: sparse integer counts in host memory as
-    :class:`SpikeTrains`; ``None`` where either does not apply (the dense loop)."""
-    arr = host_counts(spikes)
-    return None if arr is None else find_events(arr)
-
-
 @jax.jit
 def _counts_ok(x):
     # one fused pass on the device: finite and non-negative (bool counts are always valid)

@@ -349,15 +349,15 @@ def test_dense_counts_are_found_in_place_and_blockwise(monkeypatch):
         jnp.asarray(base, dtype=jnp.float32),
         jnp.asarray(base.astype(np.int16)),
     ):
-        spk = si.host_events(x)
+        spk = si.find_events(si.host_counts(x))
         got = np.stack([np.asarray(spk.steps), np.asarray(spk.neurons)])
         ref = want if x.dtype != bool else np.stack(np.nonzero(base))
         np.testing.assert_array_equal(got, ref, err_msg=str(x.dtype))
     x = jnp.asarray(base, dtype=jnp.float32)
     assert si._host_view(x).ctypes.data == x.unsafe_buffer_pointer()  # a view, not a copy
-    assert si.host_events(jnp.asarray(base, dtype=bool)) is None
-    assert si.host_events(base * 0.5) is None  # fractional counts: the dense loop
-    assert si.host_events(np.ones((300, 40))) is None  # dense counts: the dense loop
+    assert si.host_counts(jnp.asarray(base, dtype=bool)) is None
+    assert si.find_events(base * 0.5) is None  # fractional counts: the dense loop
+    assert si.find_events(np.ones((300, 40))) is None  # dense counts: the dense loop
 
 
 def _pieced(n_pieces):
