@@ -172,6 +172,27 @@ def _sta(w, base):
     return (w - w[:, base].mean(1, keepdims=True)).mean(0)
 
 
+def _window_ev_limits(yd, ym):
+    """Two diagnostics of the EV in the isolated-spike windows ``yd`` (data) and ``ym`` (model),
+    both ``(spikes, lags)``, pooled like the window EV itself:
+
+    - ``offset``: the model with each window's mean replaced by the data's (the model's shape,
+      with a free level per window). The gain over the window EV is what the slow ΔF/F
+      baseline (B-spline knots >= 30 s apart) and the tails of earlier spikes cost there.
+    - ``oracle``: the best that any model answering every isolated spike of the cell with
+      one shared response can reach with a free level per window: the least-squares two-way
+      additive fit ``window mean + lag mean - grand mean`` (in sample, so slightly above what
+      such a model could reach on new spikes).
+    """
+    import numpy as np
+
+    var = np.var(yd)
+    level = yd.mean(1, keepdims=True)
+    offset = ym - ym.mean(1, keepdims=True) + level
+    oracle = level + yd.mean(0, keepdims=True) - yd.mean()
+    return (float(1.0 - np.mean((yd - offset) ** 2) / var), float(1.0 - np.mean((yd - oracle) ** 2) / var))
+
+
 def _smooth3(a):
     import numpy as np
 
@@ -180,7 +201,18 @@ def _smooth3(a):
 
 
 def fidelity(
-    sensor_doc, recs, *, iso_before=1.0, iso_after=1.0, pre=0.2, post=1.0, n_boot=0, n_noise=0, seed=0, set_name=None
+    sensor_doc,
+    recs,
+    *,
+    iso_before=1.0,
+    iso_after=1.0,
+    pre=0.2,
+    post=1.0,
+    n_boot=0,
+    n_noise=0,
+    seed=0,
+    set_name=None,
+    models=None,
 ):
     """Single-spike fidelity on isolated spikes (no other spike within ``iso_before`` s before
     and ``iso_after`` s after): EV in the windows ``[-pre, +post]`` s around them (pooled), its
@@ -196,7 +228,8 @@ def fidelity(
     reads the maximum and the first half-crossing of a noisy average, so noise biases it
     towards short half-decays; this figure carries the same bias. ``set_name``: evaluate that
     parameter set on every recording (default: the set :func:`jaxgeci.select_parameter_set`
-    picks)."""
+    picks, of one of the families ``models`` if given: e.g. ``("s2f",)`` reads a file's S2F
+    alternatives)."""
     import numpy as np
 
     import jaxgeci
@@ -204,7 +237,7 @@ def fidelity(
     rng = np.random.default_rng(seed)
     rows = {}
     for rec in recs:
-        name = set_name or jaxgeci.select_parameter_set(sensor_doc, rec.dataset)[0]
+        name = set_name or jaxgeci.select_parameter_set(sensor_doc, rec.dataset, models=models)[0]
         sensor = jaxgeci.sensor_from_results(sensor_doc, set_name=name)
         r = jaxgeci.evaluate(sensor, [rec])[0]
         t, y, m = rec.t_frames, rec.dff, r["model"]
@@ -219,6 +252,7 @@ def fidelity(
         idx = np.clip(idx, 0, t.size - 1)
         yd, ym = y[idx], m[idx]
         ev_win = 1.0 - np.mean((yd - ym) ** 2) / np.var(yd)
+        ev_offset, ev_oracle = _window_ev_limits(yd, ym)
         sigma = noise_sigma(y[rec.eval_mask()])
         base = lags < 0
         tt = lags / fr
@@ -234,6 +268,8 @@ def fidelity(
             "ev_windows": float(ev_win),
             "noise_sigma": sigma,
             "ev_ceiling": float(1.0 - sigma**2 / np.var(yd)),
+            "ev_windows_offset": ev_offset,
+            "ev_windows_oracle": ev_oracle,
             "peak_ratio": peak,
             "half_decay_data_s": hd_d,
             "half_decay_model_s": hd_m,
@@ -255,6 +291,8 @@ def fidelity(
 FIDELITY_KEYS = (
     "ev_windows",
     "ev_ceiling",
+    "ev_windows_offset",
+    "ev_windows_oracle",
     "peak_ratio",
     "half_decay_data_s",
     "half_decay_model_s",
@@ -360,10 +398,12 @@ def main(
     test_mode=False,
     reuse_results=False,
     loo_models=None,
+    refit=(),
 ):
     """Run the benchmark (see the module docstring). ``reuse_results``: a family whose
     held-in fit is not cached in ``work`` takes its sets from the committed ``results`` file
-    when that file holds them (no refit; :func:`sets_from_results`). ``loo_models``: run the
+    when that file holds them (no refit; :func:`sets_from_results`), except the candidates in
+    ``refit``, which are fitted again. ``loo_models``: run the
     leave-out only where the chosen family is one of these (default: always)."""
     import jax
 
@@ -385,7 +425,7 @@ def main(
         if test_mode:
             recs = [r.window(12.0) for r in recs[:2]]
         if reuse_results:
-            for m in models:
+            for m in (m for m in models if m not in refit):
                 cache = os.path.join(work, f"heldin_{ind}_{m}.json")
                 old = sets_from_results(os.path.join(results, f"{ind}.json"), m)
                 if old is not None and not os.path.exists(cache):
@@ -545,6 +585,7 @@ if __name__ == "__main__":
         action="store_true",
         help="families without a cached held-in fit take their sets from the committed results (no refit)",
     )
+    ap.add_argument("--refit", default="", help="comma-separated candidates fitted again even with --reuse-results")
     ap.add_argument("--indicators", default=",".join(INDICATORS))
     ap.add_argument("--no-loo", action="store_true")
     ap.add_argument("--loo-models", default=None, help="run the leave-out only where one of these families is chosen")
@@ -561,5 +602,6 @@ if __name__ == "__main__":
         loo=not a.no_loo,
         progress=a.progress,
         reuse_results=a.reuse_results,
+        refit=tuple(m for m in a.refit.split(",") if m),
         loo_models=None if a.loo_models is None else tuple(a.loo_models.split(",")),
     )

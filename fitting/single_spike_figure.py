@@ -1,11 +1,13 @@
 """Figure of the single-spike fidelity: per indicator, the average ΔF/F around isolated spikes
 (no other spike within 1 s) of the data, of the family chosen before the two-state family
-existed and of the family chosen now, averaged over the cells with >= 3 isolated spikes.
+existed ("before"), of the committed default ("now") and of the two-state family where it is
+not the default, averaged over the cells with >= 3 isolated spikes.
 
-    python -m fitting.single_spike_figure [--work out/bench] [--out docs/single_spike_fidelity.png]
+    python -m fitting.single_spike_figure [--data DIR] [--results fitting/results]
+                                          [--out docs/single_spike_fidelity.png]
 
-Reads the ``benchmark*.json`` summaries that ``python -m fitting.benchmark`` writes to
-``--work`` (their ``sta_by_model`` entries: every family's held-in spike-triggered averages).
+Evaluates the committed parameter sets on the recordings (each recording with the set of its
+dataset; :func:`fitting.benchmark.fidelity`), in float64.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import argparse
 import glob
 import json
 import os
+
+from fitting.benchmark import INDICATORS
 
 
 PREVIOUS = {
@@ -26,51 +30,67 @@ PREVIOUS = {
 }
 """The family each indicator's results used before the two-state family (held-in mean EV rule)."""
 
+TWO_STATE = "s2f-twostate"
+
 
 def _mean_sta(rows: dict, key: str, grid):
     import numpy as np
 
     curves = [np.interp(grid, r["sta_t_s"], r[key]) for r in rows.values() if "sta_t_s" in r]
-    return np.mean(curves, axis=0) if curves else None, len(curves)
+    return (np.mean(curves, axis=0) if curves else None), len(curves)
 
 
-def make_figure(summary: dict, out: str, models_shown=None) -> str:
+def curves(doc: dict, recs) -> dict:
+    """``{label: (family, fidelity rows)}`` of the curves shown for one indicator: "now" (the
+    default sets), "before" (:data:`PREVIOUS`'s family) and the two-state family if it is
+    neither."""
+    from fitting.benchmark import fidelity
+
+    sets = doc["parameter_sets"]
+    now = sets[doc["default"]]["model"]
+    before = PREVIOUS.get(doc["indicator"], now)
+    out = {"now": (now, fidelity(doc, recs))}
+    if before != now:
+        out["before"] = (before, fidelity(doc, recs, models=(before,)))
+    if TWO_STATE not in (now, before) and any(s["model"] == TWO_STATE for s in sets.values()):
+        out["not chosen"] = (TWO_STATE, fidelity(doc, recs, models=(TWO_STATE,)))
+    return out
+
+
+def make_figure(panels: dict, out: str) -> str:
+    """One panel per indicator from ``{indicator: curves(...)}``; returns ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    inds = [i for i in summary if summary[i].get("sta_by_model")]
-    n = len(inds)
+    from fitting.benchmark import fidelity_summary
+
+    n = len(panels)
     cols = min(3, n)
     rows_ = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows_, cols, figsize=(4.6 * cols, 3.6 * rows_), squeeze=False)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.8 * cols, 3.7 * rows_), squeeze=False)
     grid = np.linspace(-0.2, 1.0, 481)
-    for ax, ind in zip(axes.ravel(), inds):
-        s = summary[ind]
-        sta = s["sta_by_model"]
-        old, new = PREVIOUS.get(ind, s["chosen_model"]), s["chosen_model"]
-        fid = s["fidelity_by_model"]
-        data, n_cells = _mean_sta(sta[new], "sta_data", grid)
-        hd = fid[new]["half_decay_data_s"]
-        ax.plot(grid, data, color="k", lw=1.2, label=f"data (half-decay {hd:.3f} s)")
-        shown = [old] + ([new] if new != old else []) + [m for m in (models_shown or ()) if m not in (old, new)]
-        colors = {old: "tab:blue", new: "tab:red"}
-        for m in shown:
-            if m not in sta:
+    colors = {"before": "tab:blue", "now": "tab:red", "not chosen": "tab:green"}
+    for ax, (ind, shown) in zip(axes.ravel(), panels.items()):
+        fam_now, rows_now = shown["now"]
+        data, n_cells = _mean_sta(rows_now, "sta_data", grid)
+        hd = fidelity_summary(rows_now)["half_decay_data_s"]
+        ax.plot(grid, data, color="k", lw=1.0, label=f"data: {hd:.3f} s")
+        for label in ("before", "now", "not chosen"):
+            if label not in shown:
                 continue
-            curve, _ = _mean_sta(sta[m], "sta_model", grid)
-            tag = "before" if m == old else ("now" if m == new else "")
-            if m == old == new:
-                tag = "before and now"
-            label = f"{m}{f' ({tag})' if tag else ''}: {fid[m]['half_decay_model_s']:.3f} s"
-            ax.plot(grid, curve, color=colors.get(m, "tab:green"), lw=1.6, label=label)
+            fam, rows = shown[label]
+            curve, _ = _mean_sta(rows, "sta_model", grid)
+            tag = "before and now" if label == "now" and "before" not in shown else label
+            hd_m = fidelity_summary(rows)["half_decay_model_s"]
+            ax.plot(grid, curve, color=colors[label], lw=1.6, label=f"{fam} ({tag}): {hd_m:.3f} s")
         ax.axvline(0.0, color="0.7", lw=0.8, ls=":")
         ax.set_title(f"{ind}: mean of {n_cells} cells")
         ax.set_xlabel("time from isolated spike (s)")
         ax.set_ylabel("ΔF/F (fraction), pre-spike mean removed")
-        ax.legend(fontsize=7.5, loc="upper right", title="median half-decay", title_fontsize=7.5)
+        ax.legend(fontsize=7, loc="upper right", title="median half-decay", title_fontsize=7)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.tight_layout()
@@ -80,22 +100,31 @@ def make_figure(summary: dict, out: str, models_shown=None) -> str:
     return out
 
 
-def load_summaries(work: str) -> dict:
-    """Every indicator's summary in ``work``'s ``benchmark*.json`` (the newest file wins)."""
-    out = {}
-    for path in sorted(glob.glob(os.path.join(work, "benchmark*.json")), key=os.path.getmtime):
+def main(data: str, results: str, out: str, indicators=INDICATORS) -> str:
+    import jaxgeci
+
+    panels = {}
+    for ind in indicators:
+        files = sorted(glob.glob(os.path.join(data, f"{ind}_*.npz")))
+        path = os.path.join(results, f"{ind}.json")
+        if not files or not os.path.exists(path):
+            continue
         with open(path) as f:
-            out.update(json.load(f))
-    return out
+            doc = json.load(f)
+        panels[ind] = curves(doc, [jaxgeci.load_recording(p) for p in files])
+    if not panels:
+        raise SystemExit(f"single_spike_figure: no <indicator>_*.npz recordings with results found in {data!r}")
+    return make_figure(panels, out)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", default="out/bench")
+    ap.add_argument("--data", default="../shared/data/ground_truth", help="folder of <indicator>_*.npz recordings")
+    ap.add_argument("--results", default="fitting/results", help="folder of the committed <indicator>.json files")
     ap.add_argument("--out", default="docs/single_spike_fidelity.png")
-    ap.add_argument("--indicators", default=None, help="comma-separated (default: every one in --work)")
+    ap.add_argument("--indicators", default=",".join(INDICATORS), help="comma-separated")
     a = ap.parse_args()
-    summ = load_summaries(a.work)
-    if a.indicators:
-        summ = {k: v for k, v in summ.items() if k in a.indicators.split(",")}
-    print(make_figure(summ, a.out))
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    print(main(a.data, a.results, a.out, tuple(a.indicators.split(","))))

@@ -138,9 +138,17 @@ MODELS["s2f-adaptive"] = dataclasses.replace(
 def _twostate_initial(indicator: str, dataset: str = ""):
     from ._s2f_twostate import TwoStateS2F
 
-    # u_half = 3 spikes, n_u = 2, tau_u = 0.5 s: one spike slows the decay by 11 %, a 10-spike
-    # burst at 50 Hz (u ~ 7) by ~6x; the S2F constants start at the authors' preset
-    return TwoStateS2F.from_s2f(_s2f_initial(indicator, dataset), u_half=3.0, tau_u=0.5, n_u=2.0)
+    # The start sits in the use-dependent regime: u_half = 0.1 spikes, n_u = 1, tau_u = 1 s, so
+    # one spike (u = 1) slows the decays s(1) = 11x and a 10-spike burst (u ~ 10) 101x; the
+    # decay times start at the preset's / (2 s(1)) (tau_d1) and / s(1) (tau_d2), so one spike
+    # decays with half the preset's tau_d1 and a burst ~4.6x slower than the preset. (A start
+    # near plain S2F, u_half = 3 and n_u = 2, stayed there: on GCaMP6f DS10 and jGCaMP7f the
+    # fits ended at u_half = 29-91, plain S2F, with lower held-in EV than from this start.)
+    s2f = _s2f_initial(indicator, dataset)
+    u_half, n_u = 0.1, 1.0
+    s1 = 1.0 + (1.0 / u_half) ** n_u
+    s2f = s2f.replace(tau_d1=float(s2f.params["tau_d1"]) / (2.0 * s1), tau_d2=float(s2f.params["tau_d2"]) / s1)
+    return TwoStateS2F.from_s2f(s2f, u_half=u_half, tau_u=1.0, n_u=n_u)
 
 
 def _twostate_build(constants: dict, name: str = ""):

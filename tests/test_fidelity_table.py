@@ -65,3 +65,48 @@ def test_target_edges_and_too_few_cells():
     assert ft.targets({**base, "peak_ratio": 0.79})["peak"] is False
     assert ft.targets({**base, "ev_windows": 0.399})["window_ev"] is False
     assert ft.targets({**base, "n_cells": 2}) is None  # no target below 3 cells
+
+
+def test_window_ev_limits_separate_levels_from_shape():
+    """Windows = one shared response + a random level per window + white noise. The model
+    with the right shape but no levels loses most of the window EV; with a free level per
+    window it reaches the noise ceiling (to the sampling error of 400 x 60 noise samples,
+    ~1/sqrt(24000) ~ 0.007 relative, 0.02 allowed), like the oracle (which also fits the noise
+    in its 60 lag means: above the ceiling by ~60/24000). A wrong shape (twice as slow) with
+    free levels stays below the oracle."""
+    from fitting.benchmark import _window_ev_limits
+
+    rng = np.random.default_rng(0)
+    lags = np.arange(-12, 48) / 60.0
+    shape = np.where(lags >= 0, np.exp(-lags / 0.15), 0.0)
+    levels = rng.normal(0.0, 0.5, (400, 1))
+    sigma = 0.2
+    yd = shape + levels + rng.normal(0.0, sigma, (400, lags.size))
+    ceiling = 1.0 - sigma**2 / np.var(yd)
+    raw = 1.0 - np.mean((yd - shape) ** 2) / np.var(yd)
+    offset, oracle = _window_ev_limits(yd, np.broadcast_to(shape, yd.shape))
+    assert raw < 0.5 * ceiling
+    assert offset == pytest.approx(ceiling, abs=0.02)
+    assert oracle == pytest.approx(ceiling, abs=0.02) and oracle >= offset
+    slow = np.where(lags >= 0, np.exp(-lags / 0.3), 0.0)
+    offset_slow, _ = _window_ev_limits(yd, np.broadcast_to(slow, yd.shape))
+    assert offset_slow < oracle - 0.02
+
+
+def test_single_spike_figure_runs_on_recordings(tmp_path, x64):
+    """The figure script on simulated jGCaMP8m recordings: the committed default is the family
+    it had before the two-state family (no "before" curve); the two-state alternative is
+    drawn when the file holds one. The PNG is written."""
+    from fitting import single_spike_figure as ssf
+
+    _write(tmp_path, "jGCaMP8m")
+    results = os.path.join(ROOT, "fitting", "results")
+    with open(os.path.join(results, "jGCaMP8m.json")) as f:
+        doc = json.load(f)
+    recs = [jaxgeci.load_recording(p) for p in sorted(tmp_path.glob("*.npz"))]
+    shown = ssf.curves(doc, recs)
+    assert shown["now"][0] == ssf.PREVIOUS["jGCaMP8m"] and "before" not in shown
+    has_two_state = any(s["model"] == ssf.TWO_STATE for s in doc["parameter_sets"].values())
+    assert ("not chosen" in shown) == has_two_state
+    out = ssf.make_figure({"jGCaMP8m": shown}, str(tmp_path / "fig.png"))
+    assert os.path.getsize(out) > 10_000
