@@ -75,14 +75,11 @@ def render(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> dict:
-    """The fidelity summaries (:func:`fitting.benchmark.fidelity_summary`, plus
-    ``n_recordings``) of the indicators with recordings in ``data`` and a results file in
-    ``results``, in the precision JAX is set to (the command line runs in float64)."""
+def recordings_with_results(data: str, results: str, indicators=INDICATORS):
+    """``(indicator, results document, recordings)`` for every indicator with ``<indicator>_*.npz``
+    recordings in ``data`` and a ``<indicator>.json`` in ``results``."""
     import jaxgeci
-    from fitting.benchmark import fidelity, fidelity_summary
 
-    summary = {}
     for ind in indicators:
         files = sorted(glob.glob(os.path.join(data, f"{ind}_*.npz")))
         path = os.path.join(results, f"{ind}.json")
@@ -90,7 +87,17 @@ def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> d
             continue
         with open(path) as f:
             doc = json.load(f)
-        recs = [jaxgeci.load_recording(p) for p in files]
+        yield ind, doc, [jaxgeci.load_recording(p) for p in files]
+
+
+def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> dict:
+    """The fidelity summaries (:func:`fitting.benchmark.fidelity_summary`, plus
+    ``n_recordings``) of the indicators with recordings in ``data`` and a results file in
+    ``results``, in the precision JAX is set to (the command line runs in float64)."""
+    from fitting.benchmark import fidelity, fidelity_summary
+
+    summary = {}
+    for ind, doc, recs in recordings_with_results(data, results, indicators):
         s = fidelity_summary(fidelity(doc, recs, n_boot=n_boot, n_noise=max(1, n_boot // 5)))
         summary[ind] = {**s, "n_recordings": len(recs)}
     return summary

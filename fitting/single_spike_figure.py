@@ -13,8 +13,6 @@ dataset; :func:`fitting.benchmark.fidelity`), in float64.
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import os
 
 from fitting.benchmark import INDICATORS
@@ -101,17 +99,9 @@ def make_figure(panels: dict, out: str) -> str:
 
 
 def main(data: str, results: str, out: str, indicators=INDICATORS) -> str:
-    import jaxgeci
+    from fitting.fidelity_table import recordings_with_results
 
-    panels = {}
-    for ind in indicators:
-        files = sorted(glob.glob(os.path.join(data, f"{ind}_*.npz")))
-        path = os.path.join(results, f"{ind}.json")
-        if not files or not os.path.exists(path):
-            continue
-        with open(path) as f:
-            doc = json.load(f)
-        panels[ind] = curves(doc, [jaxgeci.load_recording(p) for p in files])
+    panels = {ind: curves(doc, recs) for ind, doc, recs in recordings_with_results(data, results, indicators)}
     if not panels:
         raise SystemExit(f"single_spike_figure: no <indicator>_*.npz recordings with results found in {data!r}")
     return make_figure(panels, out)
