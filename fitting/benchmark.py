@@ -490,7 +490,8 @@ def main(
         if run_loo and best != by_ev:
             ref = leave_one_out(recs, ind, by_ev, work, progress)
             floor = {"model": by_ev, "left_out_median": _median([v["ev"] for v in ref.values()]), "chosen": best}
-            floor["kept"] = keeps_floor(_median([v["ev"] for v in loo_rows.values()]), floor["left_out_median"])
+            floor["chosen_left_out_median"] = _median([v["ev"] for v in loo_rows.values()])
+            floor["kept"] = keeps_floor(floor["chosen_left_out_median"], floor["left_out_median"])
             if not floor["kept"]:
                 best, loo_rows = by_ev, ref
         _write_choice(os.path.join(results, f"{ind}.json"), ind, best, fits, valid, held_mean)
@@ -559,6 +560,14 @@ def render_table(summary, models=MODELS) -> str:
     bound = [f"{ind} {k}: {', '.join(v)}" for ind, s in summary.items() for k, v in s.get("at_bound", {}).items() if v]
     if bound:
         lines += ["", "Fitted constants at an edge of their range (`jaxgeci.constants_at_bounds`): " + "; ".join(bound)]
+    floors = [
+        f"{ind}: {f['chosen']} {f['chosen_left_out_median']:.4f} vs {f['model']} {f['left_out_median']:.4f} "
+        f"({'kept' if f['kept'] else 'not kept'})"
+        for ind, s in summary.items()
+        if (f := s.get("left_out_floor")) and "chosen_left_out_median" in f
+    ]
+    if floors:
+        lines += ["", "Left-out floor (the rule's choice against the best held-in EV, medians): " + "; ".join(floors)]
     lines += [
         "",
         "Single-spike fidelity of every family's held-in fit (isolated spikes: none within 1 s "
