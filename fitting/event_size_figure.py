@@ -15,8 +15,6 @@ the half-decays (s) by event size, with rows for the family used before the two-
 
 from __future__ import annotations
 
-import argparse
-
 from fitting.benchmark import INDICATORS
 
 
@@ -105,17 +103,11 @@ def half_decays(avg: dict) -> dict:
 
 def make_figure(panels: dict, out: str) -> str:
     """One panel per indicator from ``{indicator: (model family, averages(...))}``."""
-    import matplotlib
+    from fitting.single_spike_figure import panel_grid, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(panels)
-    cols = min(3, n)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.7 * rows), squeeze=False)
+    fig, axes = panel_grid(len(panels))
     colors = {SIZES[0]: "tab:blue", SIZES[1]: "tab:orange", SIZES[2]: "tab:red"}
-    for ax, (ind, (family, avg)) in zip(axes.ravel(), panels.items()):
+    for ax, (ind, (family, avg)) in zip(axes, panels.items()):
         hd = half_decays(avg)
         for s, a in avg.items():
             c = colors[s]
@@ -128,12 +120,7 @@ def make_figure(panels: dict, out: str) -> str:
         ax.set_ylabel("ΔF/F / its peak (pre-event mean removed)")
         ax.set_ylim(-0.5, 1.9)  # the legend sits above the curves (each at most 1)
         ax.legend(fontsize=6.5, loc="upper right", title="half-decay", title_fontsize=6.5)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def table(panels: dict, extra: dict = ()) -> str:
@@ -171,15 +158,9 @@ def main(data: str, results: str, out: str, indicators=INDICATORS):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="../shared/data/ground_truth", help="folder of <indicator>_*.npz recordings")
-    ap.add_argument("--results", default="fitting/results", help="folder of the committed <indicator>.json files")
-    ap.add_argument("--out", default="docs/event_size_decay.png")
-    ap.add_argument("--indicators", default=",".join(INDICATORS), help="comma-separated")
-    a = ap.parse_args()
-    import jax
+    from fitting.fidelity_table import parse_args
 
-    jax.config.update("jax_enable_x64", True)
-    path, md = main(a.data, a.results, a.out, tuple(a.indicators.split(",")))
+    a = parse_args(__doc__, "docs/event_size_decay.png", "figure file (PNG)")
+    path, md = main(a.data, a.results, a.out, a.indicators)
     print(md)
     print(path)

@@ -90,6 +90,25 @@ def recordings_with_results(data: str, results: str, indicators=INDICATORS):
         yield ind, doc, [jaxgeci.load_recording(p) for p in files]
 
 
+def parse_args(doc: str, out_default, out_help: str):
+    """The command line shared by the fidelity scripts (``--data``, ``--results``,
+    ``--indicators``, ``--out``; the fidelity table adds ``--n-boot``), parsed, with JAX set to
+    float64."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--data", default="../shared/data/ground_truth", help="folder of <indicator>_*.npz recordings")
+    ap.add_argument("--results", default="fitting/results", help="folder of the committed <indicator>.json files")
+    ap.add_argument("--indicators", default=",".join(INDICATORS), help="comma-separated")
+    ap.add_argument("--out", default=out_default, help=out_help)
+    if out_default is None:
+        ap.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples of the isolated spikes")
+    a = ap.parse_args()
+    a.indicators = tuple(a.indicators.split(","))
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return a
+
+
 def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> dict:
     """The fidelity summaries (:func:`fitting.benchmark.fidelity_summary`, plus
     ``n_recordings``) of the indicators with recordings in ``data`` and a results file in
@@ -104,16 +123,8 @@ def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> d
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="../shared/data/ground_truth", help="folder of <indicator>_*.npz recordings")
-    ap.add_argument("--results", default="fitting/results", help="folder of the committed <indicator>.json files")
-    ap.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples of the isolated spikes")
-    ap.add_argument("--out", default=None, help="also write the figures to this JSON file")
-    a = ap.parse_args()
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    summary = main(a.data, a.results, a.n_boot)
+    a = parse_args(__doc__, None, "also write the figures to this JSON file")
+    summary = main(a.data, a.results, a.n_boot, a.indicators)
     if not summary:
         raise SystemExit(f"fidelity_table: no <indicator>_*.npz recordings with results found in {a.data!r}")
     print(render(summary))

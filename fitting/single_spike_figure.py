@@ -12,7 +12,6 @@ dataset; :func:`fitting.benchmark.fidelity`), in float64.
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from fitting.benchmark import INDICATORS
@@ -55,23 +54,42 @@ def curves(doc: dict, recs) -> dict:
     return out
 
 
-def make_figure(panels: dict, out: str) -> str:
-    """One panel per indicator from ``{indicator: curves(...)}``; returns ``out``."""
+def panel_grid(n: int):
+    """A figure with ``n`` panels, three per row (unused cells hidden): ``(fig, axes)``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.7 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()[:n]
+
+
+def save_figure(fig, out: str) -> str:
+    """Lay out, write (creating the folder) and close ``fig``; returns ``out``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def make_figure(panels: dict, out: str) -> str:
+    """One panel per indicator from ``{indicator: curves(...)}``; returns ``out``."""
     import numpy as np
 
     from fitting.benchmark import fidelity_summary
 
-    n = len(panels)
-    cols = min(3, n)
-    rows_ = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows_, cols, figsize=(4.8 * cols, 3.7 * rows_), squeeze=False)
+    fig, axes = panel_grid(len(panels))
     grid = np.linspace(-0.2, 1.0, 481)
     colors = {"before": "tab:blue", "now": "tab:red", "not chosen": "tab:green"}
-    for ax, (ind, shown) in zip(axes.ravel(), panels.items()):
+    for ax, (ind, shown) in zip(axes, panels.items()):
         fam_now, rows_now = shown["now"]
         data, n_cells = _mean_sta(rows_now, "sta_data", grid)
         hd = fidelity_summary(rows_now)["half_decay_data_s"]
@@ -89,13 +107,7 @@ def make_figure(panels: dict, out: str) -> str:
         ax.set_xlabel("time from isolated spike (s)")
         ax.set_ylabel("ΔF/F (fraction), pre-spike mean removed")
         ax.legend(fontsize=7, loc="upper right", title="median half-decay", title_fontsize=7)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def main(data: str, results: str, out: str, indicators=INDICATORS) -> str:
@@ -108,13 +120,7 @@ def main(data: str, results: str, out: str, indicators=INDICATORS) -> str:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="../shared/data/ground_truth", help="folder of <indicator>_*.npz recordings")
-    ap.add_argument("--results", default="fitting/results", help="folder of the committed <indicator>.json files")
-    ap.add_argument("--out", default="docs/single_spike_fidelity.png")
-    ap.add_argument("--indicators", default=",".join(INDICATORS), help="comma-separated")
-    a = ap.parse_args()
-    import jax
+    from fitting.fidelity_table import parse_args
 
-    jax.config.update("jax_enable_x64", True)
-    print(main(a.data, a.results, a.out, tuple(a.indicators.split(","))))
+    a = parse_args(__doc__, "docs/single_spike_fidelity.png", "figure file (PNG)")
+    print(main(a.data, a.results, a.out, a.indicators))
