@@ -360,6 +360,25 @@ def keeps_floor(chosen_left_out: float, reference_left_out: float) -> bool:
     return chosen_left_out >= reference_left_out - EV_TOLERANCE
 
 
+def apply_floor(chosen: str, by_ev: str, left_out):
+    """The leave-out of the model choice with its floor (:func:`keeps_floor`): ``left_out(m)``
+    runs candidate ``m``'s leave-out (``{cell: {"ev": ...}}``). Returns ``(written candidate,
+    its leave-out rows, floor record or None)``; the floor applies where ``chosen`` (the rule's
+    choice) is not ``by_ev`` (the highest held-in mean EV)."""
+    rows = left_out(chosen)
+    if chosen == by_ev:
+        return chosen, rows, None
+    ref = left_out(by_ev)
+    floor = {
+        "model": by_ev,
+        "left_out_median": _median([v["ev"] for v in ref.values()]),
+        "chosen": chosen,
+        "chosen_left_out_median": _median([v["ev"] for v in rows.values()]),
+    }
+    floor["kept"] = keeps_floor(floor["chosen_left_out_median"], floor["left_out_median"])
+    return (chosen, rows, floor) if floor["kept"] else (by_ev, ref, floor)
+
+
 def _write_choice(path, indicator, best, fits, valid, held_mean):
     """Write the results file: ``best``'s sets, and the other families' sets as named
     alternatives ``<set>/<family>`` (no datasets), one per registered family (the candidate
@@ -482,18 +501,11 @@ def main(
         # the rule of choose_model, applied to the held-in fits before any leave-out run
         best = choose_model(held_mean, fid_sum)
         run_loo = loo and (loo_models is None or best in loo_models)
-        loo_rows = leave_one_out(recs, ind, best, work, progress) if run_loo else {}
-        # the left-out floor: a choice made for single-spike fidelity must keep the left-out
-        # median of the family with the highest held-in mean EV within EV_TOLERANCE
-        floor = None
-        by_ev = max(valid, key=lambda m: held_mean[m])
-        if run_loo and best != by_ev:
-            ref = leave_one_out(recs, ind, by_ev, work, progress)
-            floor = {"model": by_ev, "left_out_median": _median([v["ev"] for v in ref.values()]), "chosen": best}
-            floor["chosen_left_out_median"] = _median([v["ev"] for v in loo_rows.values()])
-            floor["kept"] = keeps_floor(floor["chosen_left_out_median"], floor["left_out_median"])
-            if not floor["kept"]:
-                best, loo_rows = by_ev, ref
+        loo_rows, floor = {}, None
+        if run_loo:
+            best, loo_rows, floor = apply_floor(
+                best, max(valid, key=lambda m: held_mean[m]), lambda m: leave_one_out(recs, ind, m, work, progress)
+            )
         _write_choice(os.path.join(results, f"{ind}.json"), ind, best, fits, valid, held_mean)
         for v in fid.values():  # the bootstrap samples stay out of benchmark.json
             for row in v.values():

@@ -40,3 +40,54 @@ def test_left_out_floor():
     assert keeps_floor(0.8698, 0.8685)
     assert keeps_floor(0.9193 - EV_TOLERANCE, 0.9193)  # the edge is kept
     assert not keeps_floor(0.9063, 0.9193)
+
+
+def test_apply_floor_falls_back_to_the_best_ev_family():
+    from fitting.benchmark import apply_floor
+
+    loo = {
+        "s2f": {"a": {"ev": 0.835}, "b": {"ev": 0.936}, "c": {"ev": 0.903}, "d": {"ev": 0.939}},  # median 0.9195
+        "two": {"a": {"ev": 0.832}, "b": {"ev": 0.917}, "c": {"ev": 0.896}, "d": {"ev": 0.934}},  # median 0.9065
+    }
+    ran = []
+
+    def left_out(m):
+        ran.append(m)
+        return loo[m]
+
+    best, rows, floor = apply_floor("two", "s2f", left_out)
+    assert (best, rows, ran) == ("s2f", loo["s2f"], ["two", "s2f"])
+    assert floor["kept"] is False and floor["chosen_left_out_median"] == pytest.approx(0.9065)
+    assert floor["left_out_median"] == pytest.approx(0.9195)
+    # within the tolerance the rule's choice is written; the best-EV choice needs no floor
+    loo["two"]["b"]["ev"], loo["two"]["c"]["ev"] = 0.925, 0.905  # median 0.915 >= 0.9195 - 0.005
+    assert apply_floor("two", "s2f", left_out)[0] == "two"
+    assert apply_floor("s2f", "s2f", left_out)[2] is None
+
+
+def test_benchmark_runs_end_to_end_in_test_mode(tmp_path, x64):
+    """fitting.benchmark.main on two simulated jGCaMP8m recordings (test mode: 12 s windows,
+    2 optimiser steps) with two families: the results file holds the chosen family's set and
+    the other's as ``<set>/<family>``, every cell has a left-out EV, and the summary records
+    the choice."""
+    import json
+
+    from fitting import benchmark
+    from test_fidelity_table import _write
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data, "jGCaMP8m", n=2)
+    s = benchmark.main(
+        data=str(data), work=str(tmp_path / "work"), results=str(tmp_path / "res"),
+        models=("s2f", "s2f-twostate"), indicators=("jGCaMP8m",), test_mode=True,
+    )["jGCaMP8m"]  # fmt: skip
+    chosen = s["chosen_model"]
+    other = ({"s2f", "s2f-twostate"} - {chosen}).pop()
+    with open(tmp_path / "res" / "jGCaMP8m.json") as f:
+        doc = json.load(f)
+    assert doc["parameter_sets"][doc["default"]]["model"] == chosen
+    assert doc["parameter_sets"][f"{doc['default']}/{other}"]["model"] == other
+    assert set(s["left_out"]) == {"jGCaMP8m_c0", "jGCaMP8m_c1"}
+    assert all(0.5 < ev <= 1.0 for ev in s["left_out"].values())  # nearly noise-free recordings
+    assert (tmp_path / "work" / "benchmark_jGCaMP8m.json").exists()
