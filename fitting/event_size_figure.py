@@ -92,7 +92,7 @@ def half_decays(avg: dict) -> dict:
     or below half of the maximum)."""
     import numpy as np
 
-    from fitting.benchmark import _half_decay
+    from fitting.fidelity import _half_decay
 
     out = {}
     for s, a in avg.items():

@@ -4,7 +4,7 @@
 
 For every indicator with recordings in ``--data`` (files ``<indicator>_*.npz``), the set that
 :func:`jaxgeci.select_parameter_set` picks for each recording is evaluated on it, and
-:func:`fitting.benchmark.fidelity` measures the isolated spikes (no other spike within 1 s):
+:func:`fitting.fidelity.fidelity` measures the isolated spikes (no other spike within 1 s):
 the data's and the model's half-decay of the spike-triggered average (s, with a 95 %
 bootstrap interval over the isolated spikes), the model's half-decay read by the data's
 estimator after adding the cell's own residual ("noise-matched"), the model/data peak ratio
@@ -18,7 +18,7 @@ at least 3 isolated spikes. The targets apply where at least 3 such cells exist:
 Two more columns say what limits the window EV (not targets): the EV of the model with a free
 level per window (its shape with each window's mean set to the data's), and of the best model
 that answers every isolated spike of a cell alike, also with a free level per window (in
-sample), both divided by the ceiling (:func:`fitting.benchmark.fidelity`).
+sample), both divided by the ceiling (:func:`fitting.fidelity.fidelity`).
 
 Prints a Markdown table; ``--out`` also writes the figures as JSON.
 """
@@ -40,7 +40,7 @@ MIN_CELLS = 3
 
 
 def targets(s: dict) -> dict | None:
-    """Which targets a :func:`fitting.benchmark.fidelity_summary` meets (``None`` where fewer
+    """Which targets a :func:`fitting.fidelity.fidelity_summary` meets (``None`` where fewer
     than :data:`MIN_CELLS` cells have >= 3 isolated spikes: no target)."""
     if s["n_cells"] < MIN_CELLS:
         return None
@@ -110,10 +110,10 @@ def parse_args(doc: str, out_default, out_help: str):
 
 
 def main(data: str, results: str, n_boot: int = 200, indicators=INDICATORS) -> dict:
-    """The fidelity summaries (:func:`fitting.benchmark.fidelity_summary`, plus
+    """The fidelity summaries (:func:`fitting.fidelity.fidelity_summary`, plus
     ``n_recordings``) of the indicators with recordings in ``data`` and a results file in
     ``results``, in the precision JAX is set to (the command line runs in float64)."""
-    from fitting.benchmark import fidelity, fidelity_summary
+    from fitting.fidelity import fidelity, fidelity_summary
 
     summary = {}
     for ind, doc, recs in recordings_with_results(data, results, indicators):

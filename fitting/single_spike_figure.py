@@ -7,7 +7,7 @@ not the default, averaged over the cells with >= 3 isolated spikes.
                                           [--out docs/single_spike_fidelity.png]
 
 Evaluates the committed parameter sets on the recordings (each recording with the set of its
-dataset; :func:`fitting.benchmark.fidelity`), in float64.
+dataset; :func:`fitting.fidelity.fidelity`), in float64.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def curves(doc: dict, recs) -> dict:
     """``{label: (family, fidelity rows)}`` of the curves shown for one indicator: "now" (the
     default sets), "before" (:data:`PREVIOUS`'s family) and the two-state family if it is
     neither."""
-    from fitting.benchmark import fidelity
+    from fitting.fidelity import fidelity
 
     sets = doc["parameter_sets"]
     now = sets[doc["default"]]["model"]
@@ -84,7 +84,7 @@ def make_figure(panels: dict, out: str) -> str:
     """One panel per indicator from ``{indicator: curves(...)}``; returns ``out``."""
     import numpy as np
 
-    from fitting.benchmark import fidelity_summary
+    from fitting.fidelity import fidelity_summary
 
     fig, axes = panel_grid(len(panels))
     grid = np.linspace(-0.2, 1.0, 481)

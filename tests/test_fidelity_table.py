@@ -74,7 +74,7 @@ def test_window_ev_limits_separate_levels_from_shape():
     ~1/sqrt(24000) ~ 0.007 relative, 0.02 allowed), like the oracle (which also fits the noise
     in its 60 lag means: above the ceiling by ~60/24000). A wrong shape (twice as slow) with
     free levels stays below the oracle."""
-    from fitting.benchmark import _window_ev_limits
+    from fitting.fidelity import _window_ev_limits
 
     rng = np.random.default_rng(0)
     lags = np.arange(-12, 48) / 60.0
