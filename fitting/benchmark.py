@@ -36,8 +36,8 @@ def settings(indicator: str, model: str = "s2f") -> dict:
     """Fit settings: 2 ms steps for the slow GCaMP6 (60/158 Hz frames), 1 ms otherwise.
 
     S2F families (exact forward-mode gradients, ~0.2 s per gradient of 4 cells): 16 screened
-    starts, then 30 L-BFGS steps. GECI (reverse mode on 20 s segments, ~5x dearer per
-    gradient): 4 starts, 60 Adam steps."""
+    starts, then 30 L-BFGS steps (:data:`TWO_STATE_STEPS` for the two-state family). GECI
+    (reverse mode on 20 s segments, ~5x dearer per gradient): 4 starts, 60 Adam steps."""
     if _TEST_MODE:
         return dict(dt=2e-3, n_steps=2, learning_rate=0.1, n_starts=1, segment_s=5.0, warmup_s=2.0, loss=LOSS)
     dt = 2e-3 if indicator.startswith("GCaMP6") else 1e-3
