@@ -4,7 +4,7 @@ before its first or after its last spike), data against the committed default mo
 curve divided by its own peak so that the decays compare.
 
     python -m fitting.event_size_figure [--data DIR] [--results fitting/results]
-                                        [--out docs/event_size_decay.png] [--table FILE.md]
+                                        [--out docs/event_size_decay.png]
 
 A model whose decay does not depend on the spikes before (one kernel) decays alike in all
 three; the data decay faster after one spike than after a burst on GCaMP6f and jGCaMP7f.
@@ -57,6 +57,7 @@ def averages(doc: dict, recs, *, pre=0.2, post=1.0, models=None) -> dict:
     import numpy as np
 
     import jaxgeci
+    from fitting.fidelity import _sta, _windows
 
     grid = np.linspace(-pre, post, 481)
     acc = {s: ([], [], 0) for s in SIZES}
@@ -65,16 +66,13 @@ def averages(doc: dict, recs, *, pre=0.2, post=1.0, models=None) -> dict:
         model = jaxgeci.evaluate(jaxgeci.sensor_from_results(doc, set_name=name), [rec])[0]["model"]
         t, y = rec.t_frames, rec.dff
         fr = rec.frame_rate_hz
-        lags = np.arange(int(-pre * fr), int(post * fr) + 1)
         ev = events(rec.spike_times, t, pre=pre, post=post)
         for lo, hi in SIZES:
             first = [t0 for t0, n in ev if n >= lo and (hi is None or n <= hi)]
             if not first:
                 continue
-            idx = np.clip(np.searchsorted(t, first)[:, None] + lags[None, :], 0, t.size - 1)
-            base = lags < 0
-            d = (y[idx] - y[idx][:, base].mean(1, keepdims=True)).mean(0)
-            m = (model[idx] - model[idx][:, base].mean(1, keepdims=True)).mean(0)
+            idx, lags = _windows(t, first, fr, pre, post)
+            d, m = _sta(y[idx], lags < 0), _sta(model[idx], lags < 0)
             dl, ml, n = acc[(lo, hi)]
             dl.append(np.interp(grid, lags / fr, d))
             ml.append(np.interp(grid, lags / fr, m))

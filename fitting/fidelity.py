@@ -39,6 +39,16 @@ def _sta(w, base):
     return (w - w[:, base].mean(1, keepdims=True)).mean(0)
 
 
+def _windows(t_frames, times, frame_rate_hz, pre, post):
+    """Frame indices ``(len(times), lags)`` of the windows ``[-pre, +post]`` s around ``times``
+    (the first frame at or after each time; clipped to the recording), and the lags (frames)."""
+    import numpy as np
+
+    lags = np.arange(int(-pre * frame_rate_hz), int(post * frame_rate_hz) + 1)
+    idx = np.searchsorted(t_frames, times)[:, None] + lags[None, :]
+    return np.clip(idx, 0, t_frames.size - 1), lags
+
+
 def _window_ev_limits(yd, ym):
     """Two diagnostics of the EV in the isolated-spike windows ``yd`` (data) and ``ym`` (model),
     both ``(spikes, lags)``, pooled like the window EV itself:
@@ -114,9 +124,7 @@ def fidelity(
             rows[rec.name] = {"n_isolated": int(iso.size)}
             continue
         fr = rec.frame_rate_hz
-        lags = np.arange(int(-pre * fr), int(post * fr) + 1)
-        idx = np.searchsorted(t, iso)[:, None] + lags[None, :]
-        idx = np.clip(idx, 0, t.size - 1)
+        idx, lags = _windows(t, iso, fr, pre, post)
         yd, ym = y[idx], m[idx]
         ev_win = 1.0 - np.mean((yd - ym) ** 2) / np.var(yd)
         ev_offset, ev_oracle = _window_ev_limits(yd, ym)
